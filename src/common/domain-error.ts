@@ -1,0 +1,47 @@
+/**
+ * Every error the service raises on purpose has a stable code; the HTTP status is derived from
+ * the code in one table, so a code means the same status everywhere.
+ */
+export const ERROR_STATUS = {
+  VALIDATION_FAILED: 400,
+  PATH_INVALID: 400,
+  CONTENT_INVALID: 400,
+  PROJECT_NOT_FOUND: 404,
+  FILE_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  SLUG_CONFLICT: 409,
+  PATH_CONFLICT: 409,
+  FILE_TOO_LARGE: 413,
+  PROJECT_TOO_LARGE: 413,
+  TOO_MANY_FILES: 413,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  DATABASE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorDetail {
+  /** The field, as a path into the request (`files[3].path`), or the query parameter. */
+  field?: string;
+  /** The rule that was broken, a stable machine-readable name. */
+  rule?: string;
+  message: string;
+  [key: string]: unknown;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}

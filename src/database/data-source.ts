@@ -1,0 +1,27 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DataSourceOptions } from 'typeorm';
+import { SnakeNamingStrategy } from './snake-naming.strategy.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Compiled (or, under jest, source) migration files. */
+export const MIGRATIONS_GLOB = join(root, 'migrations', '*.{js,ts}');
+export const ENTITIES_GLOB = join(root, 'src', '**', '*.entity.{js,ts}');
+
+/**
+ * The one DataSource definition: the app (through TypeOrmModule) and the migration CLI both
+ * build their connection from it. `synchronize` is never on: the schema comes from migrations/.
+ */
+export function dataSourceOptions(url: string, poolSize: number): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    synchronize: false,
+    migrations: [MIGRATIONS_GLOB],
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    namingStrategy: new SnakeNamingStrategy(),
+    extra: { max: poolSize, connectionTimeoutMillis: 5_000 },
+  };
+}

@@ -1,0 +1,22 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { dataSourceOptions } from './data-source.js';
+
+/** TypeORM over `pg`; pending migrations run at start-up, entities come from each module's forFeature. */
+@Module({})
+export class DatabaseModule {
+  static forRoot(url: string, poolSize: number): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(url, poolSize),
+          autoLoadEntities: true,
+          migrationsRun: true,
+          retryAttempts: 5,
+          retryDelay: 1_000,
+        }),
+      ],
+    };
+  }
+}

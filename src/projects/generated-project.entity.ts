@@ -1,0 +1,41 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+export const PROJECT_STATUSES = ['active', 'archived'] as const;
+export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
+
+const bigintAsNumber = { to: (value: number) => value, from: (value: string | null) => (value === null ? 0 : Number(value)) };
+
+/** A project an agent (or a person) builds: its files live in ProjectFile rows. */
+@Entity('generated_projects')
+export class GeneratedProject {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'varchar', length: 200 })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 100, unique: true })
+  slug!: string;
+
+  @Column({ type: 'text', default: '' })
+  description!: string;
+
+  @Column({ type: 'varchar', length: 20, default: 'active' })
+  status!: ProjectStatus;
+
+  @Column({ type: 'jsonb', default: {} })
+  metadata!: Record<string, unknown>;
+
+  /** Kept by the files service in the same transaction as every file change. */
+  @Column({ type: 'integer', default: 0 })
+  fileCount!: number;
+
+  @Column({ type: 'bigint', default: 0, transformer: bigintAsNumber })
+  totalBytes!: number;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,57 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createApp } from '../../src/bootstrap.js';
+import { AppConfig, loadConfig } from '../../src/config/app-config.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  /** Base URL of the listening server, e.g. http://127.0.0.1:41234 */
+  url: string;
+  config: AppConfig;
+  databaseUrl: string;
+  /** Runs SQL directly against this test's database (to look at what is stored). */
+  sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * The real app on a real port, against a fresh database of its own (schema from the
+ * migrations, as at start-up). `env` overrides configuration variables.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) throw new Error('DATABASE_URL is not set: the global setup should have started PostgreSQL');
+  const database = `fl_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+  const databaseUrl = withDatabase(serverUrl, database);
+  const config = loadConfig({ LOG_LEVEL: 'warn', ...env, DATABASE_URL: databaseUrl }, '');
+  const app = await createApp({ config, databaseUrl });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  return {
+    app,
+    url,
+    config,
+    databaseUrl,
+    sql: async (text, params) => (await pool.query(text, params)).rows,
+    close: async () => {
+      await app.close();
+      await pool.end();
+      const cleanup = new pg.Client({ connectionString: serverUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
