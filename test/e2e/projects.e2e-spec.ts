@@ -1,4 +1,3 @@
-import request from 'supertest';
 import { startTestApp, TestApp } from '../utils/test-app.js';
 
 describe('projects', () => {
@@ -11,7 +10,7 @@ describe('projects', () => {
   });
 
   it('creates a project and derives its slug from the name', async () => {
-    const res = await request(t.url).post('/api/projects').send({ name: 'Invoice Service' }).expect(201);
+    const res = await t.api.post('/api/projects').send({ name: 'Invoice Service' }).expect(201);
     expect(res.body).toMatchObject({ name: 'Invoice Service', slug: 'invoice-service', fileCount: 0, totalBytes: 0 });
   });
 });

@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import request from 'supertest';
 import { createApp } from '../../src/bootstrap.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 
@@ -10,6 +11,8 @@ export interface TestApp {
   url: string;
   config: AppConfig;
   databaseUrl: string;
+  /** supertest agent on `url`, carrying the default workspace's admin credentials. */
+  api: ReturnType<typeof request.agent>;
   /** Runs SQL directly against this test's database (to look at what is stored). */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
@@ -44,6 +47,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     url,
     config,
     databaseUrl,
+    api: request.agent(url),
     sql: async (text, params) => (await pool.query(text, params)).rows,
     close: async () => {
       await app.close();
