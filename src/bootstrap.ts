@@ -5,6 +5,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from '@fastify/helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module.js';
+import { BEARER_SCHEME, documentSecurity } from './access/openapi-security.js';
+import { registerRateLimit } from './access/rate-limit.js';
+import { ErrorResponseDto } from './common/error-response.js';
 import { createValidationPipe } from './common/validation.js';
 import { requestId } from './logging/logging.module.js';
 
@@ -35,20 +38,27 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     .addHook('onRequest', async (request, reply) => {
       reply.header('x-request-id', request.id);
     });
+  const origins = config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean);
+  if (origins.length > 0) {
+    app.enableCors({ origin: origins, exposedHeaders: ['x-request-id', 'etag', 'retry-after', 'content-disposition', 'www-authenticate'], maxAge: 600 });
+  }
+  await registerRateLimit(app, config);
   await app.register(helmet, {
     // Swagger UI needs inline scripts and styles on /docs.
     contentSecurityPolicy: { directives: { scriptSrc: ["'self'", "'unsafe-inline'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },
   });
   if (config.SWAGGER_ENABLED) {
-    const document = SwaggerModule.createDocument(
+    const document = documentSecurity(SwaggerModule.createDocument(
       app,
       new DocumentBuilder()
         .setTitle('Forgeline')
         .setDescription('AI agents build software projects: projects and files, generation, Git export, agents and workflows.')
         .setVersion('0.1.0')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A Forgeline API key: "fl_…"' }, BEARER_SCHEME)
         .build(),
-    );
-    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+      { extraModels: [ErrorResponseDto] },
+    ));
+    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
   }
   return app;
 }

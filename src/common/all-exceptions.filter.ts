@@ -17,7 +17,13 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
+/** Errors Nest raises for the framework (unknown route, body limits) keep stable codes too. */
+const HTTP_CODES: Record<number, ErrorCode> = { 404: 'ROUTE_NOT_FOUND', 413: 'BODY_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
+
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08006', '08001', '08003']);
+
+/** "Bad Request" → BAD_REQUEST, for errors that carry no code of their own. */
+const codeOfStatus = (status: number) => (STATUS_CODES[status] ?? 'ERROR').toUpperCase().replace(/[^A-Z]+/g, '_');
 
 function body(statusCode: number, code: string, message: string, details?: ErrorDetail[]): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message, ...(details ? { details } : {}) };
@@ -30,7 +36,7 @@ export function toErrorBody(exception: unknown, logger: Logger): ErrorBody {
     const status = exception.getStatus();
     const response = exception.getResponse();
     const message = typeof response === 'string' ? response : ([] as string[]).concat((response as { message?: string | string[] }).message ?? exception.message).join('; ');
-    const code = status === 404 ? 'ROUTE_NOT_FOUND' : (STATUS_CODES[status] ?? 'ERROR').toUpperCase().replace(/[^A-Z]+/g, '_');
+    const code = HTTP_CODES[status] ?? codeOfStatus(status);
     return body(status, code, message);
   }
   const error = exception as { code?: string; statusCode?: number; message?: string; driverError?: { code?: string } };
@@ -40,7 +46,8 @@ export function toErrorBody(exception: unknown, logger: Logger): ErrorBody {
     return body(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly');
   }
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
-    const code = FASTIFY_CODES[error.code ?? ''] ?? 'VALIDATION_FAILED';
+    const own = error.code && /^[A-Z][A-Z_]+$/.test(error.code) && !error.code.startsWith('FST_') ? error.code : undefined;
+    const code = FASTIFY_CODES[error.code ?? ''] ?? own ?? codeOfStatus(error.statusCode);
     return body(error.statusCode, code, error.message ?? 'Bad request');
   }
   logger.error(exception instanceof Error ? exception.stack : String(exception));

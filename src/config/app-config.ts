@@ -74,6 +74,44 @@ export class AppConfig {
   @IsInt() @Min(0)
   SHUTDOWN_TIMEOUT_MS: number = 10_000;
 
+  /**
+   * An admin key of the default workspace that is made valid at every start (deployments,
+   * scripts, tests). Unset: on a first start with no keys, one is generated and printed once.
+   */
+  @IsOptional() @Matches(/^fl_[A-Za-z0-9_-]{32,}$/, { message: 'BOOTSTRAP_API_KEY must be "fl_" followed by at least 32 base64url characters' })
+  BOOTSTRAP_API_KEY: string | undefined = undefined;
+
+  /** How long a verified API key is trusted before it is looked up again (revocation delay in other processes). */
+  @IsInt() @Min(0)
+  API_KEY_CACHE_TTL_MS: number = 5_000;
+
+  /** How often API keys' last use is written to the database, in one batch. */
+  @IsInt() @Min(100)
+  API_KEY_LAST_USED_FLUSH_MS: number = 30_000;
+
+  /** Requests one API key (or one address, without a key) may make per window. */
+  @IsInt() @Min(1)
+  RATE_LIMIT_MAX: number = 1_000;
+
+  /** The rate limit's window, in milliseconds. */
+  @IsInt() @Min(1)
+  RATE_LIMIT_WINDOW_MS: number = 60_000;
+
+  /** Browser origins allowed by CORS, comma-separated (the dashboard's); empty allows none. */
+  @IsString()
+  CORS_ORIGINS: string = '';
+
+  /**
+   * Key that encrypts secrets at rest (AES-256-GCM): 32 bytes as base64 or 64 hex characters.
+   * Unset: one is generated once into DATA_DIR/secrets.key.
+   */
+  @IsOptional() @Matches(/^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, { message: 'SECRETS_KEY must be 32 bytes as 64 hex characters or 44 base64 characters' })
+  SECRETS_KEY: string | undefined = undefined;
+
+  /** Largest secret value, in bytes. */
+  @IsInt() @Min(1)
+  MAX_SECRET_BYTES: number = 64 * 1024;
+
   /** Serve Swagger UI at /docs and the OpenAPI document at /docs-json. */
   @EnvBoolean() @IsIn([true, false], { message: 'SWAGGER_ENABLED must be true or false' })
   SWAGGER_ENABLED: boolean = true;

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { Public } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
 import { DomainError } from '../common/domain-error.js';
 
@@ -16,6 +17,7 @@ class HealthDto {
 const DB_PING_TIMEOUT_MS = 2_000;
 
 @ApiTags('health')
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

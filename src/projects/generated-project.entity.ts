@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
 
 export const PROJECT_STATUSES = ['active', 'archived'] as const;
 export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
@@ -7,14 +7,19 @@ const bigintAsNumber = { to: (value: number) => value, from: (value: string | nu
 
 /** A project an agent (or a person) builds: its files live in ProjectFile rows. */
 @Entity('generated_projects')
+@Unique('uq_generated_projects_workspace_slug', ['workspaceId', 'slug'])
 export class GeneratedProject {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
 
+  @Column({ type: 'uuid' })
+  workspaceId!: string;
+
   @Column({ type: 'varchar', length: 200 })
   name!: string;
 
-  @Column({ type: 'varchar', length: 100, unique: true })
+  /** Unique within the workspace; names the project in URLs (e.g. its Git clone URL). */
+  @Column({ type: 'varchar', length: 100 })
   slug!: string;
 
   @Column({ type: 'text', default: '' })

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res, StreamableFile } from '@nestjs/common';
-import { ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import mime from 'mime-types';
+import { WorkspaceId } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { Page } from '../common/pagination.js';
@@ -15,8 +15,10 @@ import {
   UpsertFilesDto,
   UpsertFilesResultDto,
 } from './dto/project-file.dto.js';
+import { contentTypeOf } from './content-type.js';
 import { ProjectFilesService } from './project-files.service.js';
 
+@ApiBearerAuth()
 @ApiTags('project files')
 @Controller('projects/:id/files')
 export class ProjectFilesController {
@@ -26,16 +28,16 @@ export class ProjectFilesController {
   @ApiOperation({ operationId: 'upsertProjectFiles', summary: 'Create or replace files, all or nothing' })
   @ApiOkResponse({ type: UpsertFilesResultDto })
   @ApiErrors(400, 404, 409, 413)
-  upsert(@Param('id', ParseUuid()) id: string, @Body() dto: UpsertFilesDto): Promise<UpsertFilesResultDto> {
-    return this.files.upsert(id, dto.files);
+  upsert(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: UpsertFilesDto): Promise<UpsertFilesResultDto> {
+    return this.files.upsert(workspaceId, id, dto.files);
   }
 
   @Get()
   @ApiOperation({ operationId: 'listProjectFiles', summary: 'List file metadata, ordered by path' })
   @ApiOkResponse({ type: ProjectFilePageDto })
   @ApiErrors(400, 404)
-  list(@Param('id', ParseUuid()) id: string, @Query() query: ListFilesQueryDto): Promise<Page<ProjectFileDto>> {
-    return this.files.list(id, query);
+  list(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Query() query: ListFilesQueryDto): Promise<Page<ProjectFileDto>> {
+    return this.files.list(workspaceId, id, query);
   }
 
   @Get('content')
@@ -45,20 +47,22 @@ export class ProjectFilesController {
   @ApiHeader({ name: 'If-None-Match', required: false, description: 'An ETag from an earlier response: 304 when unchanged' })
   @ApiErrors(400, 404)
   async content(
+    @WorkspaceId() workspaceId: string,
     @Param('id', ParseUuid()) id: string,
     @Query() query: FilePathQueryDto,
     @Headers('if-none-match') ifNoneMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<StreamableFile | undefined> {
-    const file = await this.files.read(id, query.path);
+    const file = await this.files.read(workspaceId, id, query.path);
     const etag = `"${file.sha256}"`;
     reply.header('etag', etag);
     if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {
       reply.status(304);
       return undefined;
     }
-    const type = mime.contentType(query.path.split('/').pop() ?? '') || 'application/octet-stream';
-    return new StreamableFile(file.content, { type, length: file.size });
+    // Bytes from a project are data, never a page of this origin: no scripts, no plugins.
+    reply.header('content-security-policy', "default-src 'none'; sandbox");
+    return new StreamableFile(file.content, { type: contentTypeOf(query.path, file.content), length: file.size });
   }
 
   @Delete()
@@ -66,8 +70,8 @@ export class ProjectFilesController {
   @ApiOperation({ operationId: 'deleteProjectFile', summary: 'Delete one file' })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors(400, 404)
-  async remove(@Param('id', ParseUuid()) id: string, @Query() query: FilePathQueryDto): Promise<void> {
-    await this.files.remove(id, query.path);
+  async remove(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Query() query: FilePathQueryDto): Promise<void> {
+    await this.files.remove(workspaceId, id, query.path);
   }
 
   @Post('move')
@@ -75,7 +79,7 @@ export class ProjectFilesController {
   @ApiOperation({ operationId: 'moveProjectFiles', summary: 'Rename or move a file, or a folder with all its files' })
   @ApiOkResponse({ type: MoveFilesResultDto })
   @ApiErrors(400, 404, 409)
-  move(@Param('id', ParseUuid()) id: string, @Body() dto: MoveFileDto): Promise<MoveFilesResultDto> {
-    return this.files.move(id, dto);
+  move(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: MoveFileDto): Promise<MoveFilesResultDto> {
+    return this.files.move(workspaceId, id, dto);
   }
 }

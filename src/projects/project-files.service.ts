@@ -17,6 +17,7 @@ import {
   UpsertFilesResultDto,
 } from './dto/project-file.dto.js';
 import { FileMode } from './project-file.entity.js';
+import { ProjectsService } from './projects.service.js';
 
 interface DecodedFile {
   path: string;
@@ -56,17 +57,18 @@ export class ProjectFilesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
+    private readonly projects: ProjectsService,
   ) {}
 
   /** All or nothing: any invalid file rejects the whole batch before anything is written. */
-  async upsert(projectId: string, inputs: FileInputDto[]): Promise<UpsertFilesResultDto> {
+  async upsert(workspaceId: string, projectId: string, inputs: FileInputDto[]): Promise<UpsertFilesResultDto> {
     if (inputs.length > this.config.MAX_BATCH_FILES) {
       const message = `files has ${inputs.length} entries; at most MAX_BATCH_FILES=${this.config.MAX_BATCH_FILES} per batch`;
       throw new DomainError('TOO_MANY_FILES', message, [{ field: 'files', rule: 'max-batch-files', message }]);
     }
     const files = this.decodeBatch(inputs);
     return this.dataSource.transaction(async (manager) => {
-      const project = await this.lockProject(manager, projectId);
+      const project = await this.lockProject(manager, workspaceId, projectId);
       const stored = await this.storedByPath(manager, projectId, files.map((f) => f.path));
       const results: UpsertedFileDto[] = [];
       const writes: Array<DecodedFile & { mode: FileMode }> = [];
@@ -98,8 +100,8 @@ export class ProjectFilesService {
     });
   }
 
-  async list(projectId: string, query: ListFilesQueryDto): Promise<Page<ProjectFileDto>> {
-    await this.assertProjectExists(this.dataSource.manager, projectId);
+  async list(workspaceId: string, projectId: string, query: ListFilesQueryDto): Promise<Page<ProjectFileDto>> {
+    await this.projects.get(workspaceId, projectId);
     const prefix = query.prefix ? query.prefix.normalize('NFC') : '';
     const params = [projectId, `${escapeLike(prefix)}%`];
     const [{ total }] = await this.dataSource.query(
@@ -115,23 +117,23 @@ export class ProjectFilesService {
     return { items, total, limit: query.limit, offset: query.offset };
   }
 
-  async read(projectId: string, rawPath: string): Promise<FileContent> {
+  async read(workspaceId: string, projectId: string, rawPath: string): Promise<FileContent> {
     const path = normaliseProjectPath(rawPath, 'path');
+    await this.projects.get(workspaceId, projectId);
     const rows: FileContent[] = await this.dataSource.query(
       `SELECT content, sha256, size, mode FROM project_files WHERE project_id = $1 AND path = $2`,
       [projectId, path],
     );
     if (rows.length === 0) {
-      await this.assertProjectExists(this.dataSource.manager, projectId);
       throw new DomainError('FILE_NOT_FOUND', `File "${path}" does not exist in project ${projectId}`);
     }
     return rows[0];
   }
 
-  async remove(projectId: string, rawPath: string): Promise<void> {
+  async remove(workspaceId: string, projectId: string, rawPath: string): Promise<void> {
     const path = normaliseProjectPath(rawPath, 'path');
     await this.dataSource.transaction(async (manager) => {
-      await this.lockProject(manager, projectId);
+      await this.lockProject(manager, workspaceId, projectId);
       const [rows] = await manager.query(`DELETE FROM project_files WHERE project_id = $1 AND path = $2 RETURNING size`, [projectId, path]);
       if (!rows || rows.length === 0) throw new DomainError('FILE_NOT_FOUND', `File "${path}" does not exist in project ${projectId}`);
       await this.adjustTotals(manager, projectId, -1, -rows[0].size);
@@ -139,7 +141,7 @@ export class ProjectFilesService {
   }
 
   /** Moves one file, or every file under a folder, to a new path. */
-  async move(projectId: string, dto: MoveFileDto): Promise<MoveFilesResultDto> {
+  async move(workspaceId: string, projectId: string, dto: MoveFileDto): Promise<MoveFilesResultDto> {
     const from = normaliseProjectPath(dto.from, 'from');
     const to = normaliseProjectPath(dto.to, 'to');
     if (from === to) return { moved: [] };
@@ -148,7 +150,7 @@ export class ProjectFilesService {
       throw new DomainError('PATH_CONFLICT', message, [{ field: 'to', rule: 'inside-source', message }]);
     }
     return this.dataSource.transaction(async (manager) => {
-      await this.lockProject(manager, projectId);
+      await this.lockProject(manager, workspaceId, projectId);
       const single = await this.storedByPath(manager, projectId, [from]);
       const sources: string[] = single.has(from)
         ? [from]
@@ -290,17 +292,8 @@ export class ProjectFilesService {
     return new Map(rows.map((row) => [row.path, row]));
   }
 
-  private async lockProject(manager: EntityManager, projectId: string): Promise<LockedProject> {
-    const rows = await manager.query(
-      `SELECT file_count AS "fileCount", total_bytes::float8 AS "totalBytes" FROM generated_projects WHERE id = $1 FOR UPDATE`,
-      [projectId],
-    );
-    if (rows.length === 0) throw new DomainError('PROJECT_NOT_FOUND', `Project ${projectId} does not exist`);
-    return rows[0];
-  }
-
-  private async assertProjectExists(manager: EntityManager, projectId: string): Promise<void> {
-    const rows = await manager.query(`SELECT 1 FROM generated_projects WHERE id = $1`, [projectId]);
-    if (rows.length === 0) throw new DomainError('PROJECT_NOT_FOUND', `Project ${projectId} does not exist`);
+  /** Locks the project row for the transaction: changes to one project's files run one at a time. */
+  private async lockProject(manager: EntityManager, workspaceId: string, projectId: string): Promise<LockedProject> {
+    return this.projects.projects.lock(manager, workspaceId, projectId);
   }
 }

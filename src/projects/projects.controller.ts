@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { WorkspaceId } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { Page } from '../common/pagination.js';
@@ -7,6 +8,7 @@ import { CreateProjectDto, ListProjectsQueryDto, ProjectDto, ProjectPageDto, Upd
 import { GeneratedProject } from './generated-project.entity.js';
 import { ProjectsService } from './projects.service.js';
 
+@ApiBearerAuth()
 @ApiTags('projects')
 @Controller('projects')
 export class ProjectsController {
@@ -16,32 +18,32 @@ export class ProjectsController {
   @ApiOperation({ operationId: 'createProject', summary: 'Create a project' })
   @ApiCreatedResponse({ type: ProjectDto })
   @ApiErrors(400, 409)
-  create(@Body() dto: CreateProjectDto): Promise<GeneratedProject> {
-    return this.projects.create(dto);
+  create(@WorkspaceId() workspaceId: string, @Body() dto: CreateProjectDto): Promise<GeneratedProject> {
+    return this.projects.create(workspaceId, dto);
   }
 
   @Get()
   @ApiOperation({ operationId: 'listProjects', summary: 'List projects, newest first' })
   @ApiOkResponse({ type: ProjectPageDto })
   @ApiErrors(400)
-  list(@Query() query: ListProjectsQueryDto): Promise<Page<GeneratedProject>> {
-    return this.projects.list(query);
+  list(@WorkspaceId() workspaceId: string, @Query() query: ListProjectsQueryDto): Promise<Page<GeneratedProject>> {
+    return this.projects.list(workspaceId, query);
   }
 
   @Get(':id')
   @ApiOperation({ operationId: 'getProject', summary: 'Get a project with its file count and total size' })
   @ApiOkResponse({ type: ProjectDto })
   @ApiErrors(400, 404)
-  get(@Param('id', ParseUuid()) id: string): Promise<GeneratedProject> {
-    return this.projects.get(id);
+  get(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string): Promise<GeneratedProject> {
+    return this.projects.get(workspaceId, id);
   }
 
   @Patch(':id')
   @ApiOperation({ operationId: 'updateProject', summary: 'Change a project\'s name, slug, description, status or metadata' })
   @ApiOkResponse({ type: ProjectDto })
   @ApiErrors(400, 404, 409)
-  update(@Param('id', ParseUuid()) id: string, @Body() dto: UpdateProjectDto): Promise<GeneratedProject> {
-    return this.projects.update(id, dto);
+  update(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: UpdateProjectDto): Promise<GeneratedProject> {
+    return this.projects.update(workspaceId, id, dto);
   }
 
   @Delete(':id')
@@ -49,7 +51,7 @@ export class ProjectsController {
   @ApiOperation({ operationId: 'deleteProject', summary: 'Delete a project and all its files' })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors(400, 404)
-  async remove(@Param('id', ParseUuid()) id: string): Promise<void> {
-    await this.projects.remove(id);
+  async remove(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string): Promise<void> {
+    await this.projects.remove(workspaceId, id);
   }
 }

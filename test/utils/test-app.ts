@@ -11,8 +11,12 @@ export interface TestApp {
   url: string;
   config: AppConfig;
   databaseUrl: string;
-  /** supertest agent on `url`, carrying the default workspace's admin credentials. */
+  /** supertest agent on `url`, carrying the default workspace's admin key. */
   api: ReturnType<typeof request.agent>;
+  /** The default workspace's admin token (BOOTSTRAP_API_KEY). */
+  adminToken: string;
+  /** A supertest agent carrying another token. */
+  as(token: string): ReturnType<typeof request.agent>;
   /** Runs SQL directly against this test's database (to look at what is stored). */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
@@ -37,7 +41,19 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   await admin.query(`CREATE DATABASE ${database}`);
   await admin.end();
   const databaseUrl = withDatabase(serverUrl, database);
-  const config = loadConfig({ LOG_LEVEL: 'warn', ...env, DATABASE_URL: databaseUrl }, '');
+  const adminToken = `fl_${randomBytes(32).toString('base64url')}`;
+  const config = loadConfig(
+    {
+      LOG_LEVEL: 'warn',
+      BOOTSTRAP_API_KEY: adminToken,
+      RATE_LIMIT_MAX: '1000000',
+      SECRETS_KEY: randomBytes(32).toString('hex'),
+      DATA_DIR: '.data/test',
+      ...env,
+      DATABASE_URL: databaseUrl,
+    },
+    '',
+  );
   const app = await createApp({ config, databaseUrl });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -47,7 +63,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     url,
     config,
     databaseUrl,
-    api: request.agent(url),
+    adminToken,
+    api: request.agent(url).set('authorization', `Bearer ${adminToken}`),
+    as: (token) => request.agent(url).set('authorization', `Bearer ${token}`),
     sql: async (text, params) => (await pool.query(text, params)).rows,
     close: async () => {
       await app.close();

@@ -1,0 +1,52 @@
+import { createParamDecorator, ExecutionContext, SetMetadata, applyDecorators } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
+import type { Scope } from './api-key.entity.js';
+
+/** Who is calling: set by AuthGuard on every /api request. */
+export interface AuthContext {
+  workspaceId: string;
+  apiKeyId: string;
+  scopes: Scope[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: AuthContext;
+  }
+}
+
+export const PUBLIC_ROUTE = 'forgeline:public';
+export const REQUIRED_SCOPE = 'forgeline:scope';
+
+/** No API key needed (health probes). */
+export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+
+/**
+ * The scope an operation needs. Without it: `read` for GET and HEAD, `write` for the rest.
+ * Also shown in the OpenAPI document as `x-required-scope`.
+ */
+export const RequiredScope = (scope: Scope) => applyDecorators(SetMetadata(REQUIRED_SCOPE, scope), ApiExtension('x-required-scope', scope));
+
+export function defaultScope(method: string): Scope {
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+}
+
+const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
+
+/** admin includes write, and write includes read. */
+export function grants(scopes: Scope[], needed: Scope): boolean {
+  return scopes.some((scope) => RANK[scope] >= RANK[needed]);
+}
+
+/** The caller's workspace id: the one value every owned query is scoped by. */
+export const WorkspaceId = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
+  const auth = context.switchToHttp().getRequest<{ auth?: AuthContext }>().auth;
+  if (!auth) throw new Error('WorkspaceId used on a route without authentication');
+  return auth.workspaceId;
+});
+
+export const Auth = createParamDecorator((_data: unknown, context: ExecutionContext): AuthContext => {
+  const auth = context.switchToHttp().getRequest<{ auth?: AuthContext }>().auth;
+  if (!auth) throw new Error('Auth used on a route without authentication');
+  return auth;
+});

@@ -1,0 +1,45 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError } from '../common/domain-error.js';
+import type { Scope } from './api-key.entity.js';
+import { ApiKeysService } from './api-keys.service.js';
+import { defaultScope, grants, PUBLIC_ROUTE, REQUIRED_SCOPE } from './auth-context.js';
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * Runs before every route: a valid `Authorization: Bearer fl_…` key is required (401 with
+ * `WWW-Authenticate: Bearer` otherwise), and the key must hold the operation's scope (403).
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeysService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    try {
+      const match = BEARER.exec(request.headers.authorization ?? '');
+      if (!match) throw new DomainError('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer fl_…"');
+      request.auth = await this.apiKeys.authenticate(match[1]);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
+        void reply.header('www-authenticate', `Bearer realm="forgeline", error="invalid_token"`);
+      }
+      throw error;
+    }
+    const needed = this.reflector.getAllAndOverride<Scope>(REQUIRED_SCOPE, targets) ?? defaultScope(request.method);
+    if (!grants(request.auth.scopes, needed)) {
+      const message = `This operation needs the "${needed}" scope; this key has: ${request.auth.scopes.join(', ')}`;
+      throw new DomainError('FORBIDDEN', message, [{ rule: 'scope', message, required: needed }]);
+    }
+    return true;
+  }
+}
