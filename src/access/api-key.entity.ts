@@ -1,4 +1,6 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { Relation } from 'typeorm';
+import { Workspace } from './workspace.entity.js';
 
 export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -9,8 +11,13 @@ export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
 
+  @Index('ix_api_keys_workspace')
   @Column({ type: 'uuid' })
   workspaceId!: string;
+
+  @ManyToOne(() => Workspace, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'workspace_id', foreignKeyConstraintName: 'fk_api_keys_workspace' })
+  workspace?: Relation<Workspace>;
 
   @Column({ type: 'varchar', length: 200 })
   name!: string;

@@ -1,4 +1,6 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import type { Relation } from 'typeorm';
+import { Workspace } from './workspace.entity.js';
 
 /** A named secret of a workspace, encrypted at rest by SecretsService; never returned. */
 @Entity('workspace_secrets')
@@ -9,6 +11,10 @@ export class WorkspaceSecret {
 
   @Column({ type: 'uuid' })
   workspaceId!: string;
+
+  @ManyToOne(() => Workspace, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'workspace_id', foreignKeyConstraintName: 'fk_workspace_secrets_workspace' })
+  workspace?: Relation<Workspace>;
 
   @Column({ type: 'varchar', length: 100 })
   name!: string;

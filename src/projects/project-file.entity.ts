@@ -16,7 +16,7 @@ export class ProjectFile {
   projectId!: string;
 
   @ManyToOne(() => GeneratedProject, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'project_id' })
+  @JoinColumn({ name: 'project_id', foreignKeyConstraintName: 'fk_project_files_project' })
   project?: Relation<GeneratedProject>;
 
   /** NFC, relative POSIX path; byte-ordered ("C" collation) so prefix ranges use the index. */
