@@ -12,7 +12,7 @@ export class PageQueryDto {
   limit: number = DEFAULT_PAGE_SIZE;
 
   @ApiPropertyOptional({ minimum: 0, default: 0, description: 'Items to skip' })
-  @IsOptional() @TransformType(() => Number) @IsInt() @Min(0)
+  @IsOptional() @TransformType(() => Number) @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   offset: number = 0;
 }
 

@@ -9,6 +9,7 @@ export type PathRule =
   | 'absolute'
   | 'backslash'
   | 'control-character'
+  | 'invalid-unicode'
   | 'empty-segment'
   | 'dot-segment'
   | 'dot-dot-segment'
@@ -22,6 +23,7 @@ const RULE_TEXT: Record<PathRule, string> = {
   absolute: 'must be relative (no leading "/")',
   backslash: 'must use "/" as separator (no "\\")',
   'control-character': 'must not contain NUL or control characters',
+  'invalid-unicode': 'must be well-formed Unicode (no unpaired UTF-16 surrogate)',
   'empty-segment': 'must not contain empty segments ("//" or a trailing "/")',
   'dot-segment': 'must not contain "." segments',
   'dot-dot-segment': 'must not contain ".." segments',
@@ -32,6 +34,12 @@ const RULE_TEXT: Record<PathRule, string> = {
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * An unpaired surrogate (valid in JSON, not in UTF-8): PostgreSQL would store U+FFFD instead, so
+ * the stored path would differ from the one answered, and "x\ud800" and "x\udc00" would collide.
+ * With the `u` flag a well-formed pair is one astral code point and does not match.
+ */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
 /** Characters that some filesystems ignore in names (HFS+), so ".g\u200cit" would be ".git" there. */
 const IGNORABLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]/g;
 
@@ -48,6 +56,7 @@ export function checkPath(path: unknown): PathRule | null {
   if (path.startsWith('/')) return 'absolute';
   if (path.includes('\\')) return 'backslash';
   if (CONTROL.test(path)) return 'control-character';
+  if (LONE_SURROGATE.test(path)) return 'invalid-unicode';
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) return 'path-too-long';
   for (const segment of path.split('/')) {
     if (segment === '') return 'empty-segment';

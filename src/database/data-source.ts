@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DataSourceOptions } from 'typeorm';
+import type { DataSourceOptions, MigrationInterface } from 'typeorm';
 import { SnakeNamingStrategy } from './snake-naming.strategy.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -13,12 +13,14 @@ export const ENTITIES_GLOB = join(root, 'src', '**', '*.entity.{js,ts}');
  * The one DataSource definition: the app (through TypeOrmModule) and the migration CLI both
  * build their connection from it. `synchronize` is never on: the schema comes from migrations/.
  */
-export function dataSourceOptions(url: string, poolSize: number): DataSourceOptions {
+export type MigrationList = Array<string | (new () => MigrationInterface)>;
+
+export function dataSourceOptions(url: string, poolSize: number, migrations: MigrationList = [MIGRATIONS_GLOB]): DataSourceOptions {
   return {
     type: 'postgres',
     url,
     synchronize: false,
-    migrations: [MIGRATIONS_GLOB],
+    migrations,
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     namingStrategy: new SnakeNamingStrategy(),

@@ -18,6 +18,14 @@ import {
 import { contentTypeOf } from './content-type.js';
 import { ProjectFilesService } from './project-files.service.js';
 
+/** If-None-Match uses the weak comparison (RFC 9110 §13.1.2): `W/"x"` matches `"x"`, and `*` matches any. */
+function matchesEtag(header: string, etag: string): boolean {
+  return header.split(',').some((tag) => {
+    const candidate = tag.trim();
+    return candidate === '*' || candidate.replace(/^W\//, '') === etag;
+  });
+}
+
 @ApiBearerAuth()
 @ApiTags('project files')
 @Controller('projects/:id/files')
@@ -56,7 +64,7 @@ export class ProjectFilesController {
     const file = await this.files.read(workspaceId, id, query.path);
     const etag = `"${file.sha256}"`;
     reply.header('etag', etag);
-    if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {
+    if (ifNoneMatch && matchesEtag(ifNoneMatch, etag)) {
       reply.status(304);
       return undefined;
     }

@@ -4,8 +4,7 @@ import { WorkspaceId } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { Page } from '../common/pagination.js';
-import { CreateProjectDto, ListProjectsQueryDto, ProjectDto, ProjectPageDto, UpdateProjectDto } from './dto/project.dto.js';
-import { GeneratedProject } from './generated-project.entity.js';
+import { CreateProjectDto, ListProjectsQueryDto, ProjectDto, ProjectPageDto, toProjectDto, UpdateProjectDto } from './dto/project.dto.js';
 import { ProjectsService } from './projects.service.js';
 
 @ApiBearerAuth()
@@ -18,32 +17,33 @@ export class ProjectsController {
   @ApiOperation({ operationId: 'createProject', summary: 'Create a project' })
   @ApiCreatedResponse({ type: ProjectDto })
   @ApiErrors(400, 409)
-  create(@WorkspaceId() workspaceId: string, @Body() dto: CreateProjectDto): Promise<GeneratedProject> {
-    return this.projects.create(workspaceId, dto);
+  async create(@WorkspaceId() workspaceId: string, @Body() dto: CreateProjectDto): Promise<ProjectDto> {
+    return toProjectDto(await this.projects.create(workspaceId, dto));
   }
 
   @Get()
   @ApiOperation({ operationId: 'listProjects', summary: 'List projects, newest first' })
   @ApiOkResponse({ type: ProjectPageDto })
   @ApiErrors(400)
-  list(@WorkspaceId() workspaceId: string, @Query() query: ListProjectsQueryDto): Promise<Page<GeneratedProject>> {
-    return this.projects.list(workspaceId, query);
+  async list(@WorkspaceId() workspaceId: string, @Query() query: ListProjectsQueryDto): Promise<Page<ProjectDto>> {
+    const page = await this.projects.list(workspaceId, query);
+    return { ...page, items: page.items.map(toProjectDto) };
   }
 
   @Get(':id')
   @ApiOperation({ operationId: 'getProject', summary: 'Get a project with its file count and total size' })
   @ApiOkResponse({ type: ProjectDto })
   @ApiErrors(400, 404)
-  get(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string): Promise<GeneratedProject> {
-    return this.projects.get(workspaceId, id);
+  async get(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string): Promise<ProjectDto> {
+    return toProjectDto(await this.projects.get(workspaceId, id));
   }
 
   @Patch(':id')
   @ApiOperation({ operationId: 'updateProject', summary: 'Change a project\'s name, slug, description, status or metadata' })
   @ApiOkResponse({ type: ProjectDto })
   @ApiErrors(400, 404, 409)
-  update(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: UpdateProjectDto): Promise<GeneratedProject> {
-    return this.projects.update(workspaceId, id, dto);
+  async update(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: UpdateProjectDto): Promise<ProjectDto> {
+    return toProjectDto(await this.projects.update(workspaceId, id, dto));
   }
 
   @Delete(':id')

@@ -1,6 +1,9 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
+import type { MigrationInterface } from 'typeorm';
 import request from 'supertest';
 import { createApp } from '../../src/bootstrap.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
@@ -20,6 +23,17 @@ export interface TestApp {
   /** Runs SQL directly against this test's database (to look at what is stored). */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
+}
+
+/**
+ * TypeORM would import migrations/*.ts itself, through a dynamic import that jest binds to the
+ * first test file of the worker; later files then fail. Importing them here keeps each file's own.
+ */
+async function loadMigrations() {
+  const folder = join(process.cwd(), 'migrations');
+  const files = readdirSync(folder).filter((file) => file.endsWith('.ts')).sort();
+  const modules = await Promise.all(files.map((file) => import(join(folder, file))));
+  return modules.flatMap((module) => Object.values(module) as Array<new () => MigrationInterface>);
 }
 
 function withDatabase(url: string, database: string): string {
@@ -54,7 +68,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     },
     '',
   );
-  const app = await createApp({ config, databaseUrl });
+  const app = await createApp({ config, databaseUrl, migrations: await loadMigrations() });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
+import { HasNoNul } from '../../common/validators.js';
 import { PageOf, PageQueryDto } from '../../common/pagination.js';
 import { FILE_MODES } from '../project-file.entity.js';
 import type { FileMode } from '../project-file.entity.js';
@@ -62,7 +63,7 @@ export class ProjectFilePageDto extends PageOf(ProjectFileDto) {}
 
 export class ListFilesQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ description: 'Only paths starting with this text (e.g. "src/")' })
-  @IsOptional() @IsString()
+  @IsOptional() @IsString() @MaxLength(1024) @HasNoNul()
   prefix?: string;
 }
 

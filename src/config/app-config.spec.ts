@@ -1,0 +1,116 @@
+import { AppConfig, ConfigError, loadConfig } from './app-config.js';
+
+const MiB = 1024 * 1024;
+
+/** loadConfig on `env` alone: the empty envFile means no .env is read. */
+const load = (env: Record<string, string>) => loadConfig(env, '');
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    load(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    const config = load({});
+    expect(config).toBeInstanceOf(AppConfig);
+    expect(config).toMatchObject({
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DATA_DIR: '.data',
+      EMBEDDED_PG_PORT: 54329,
+      DB_POOL_SIZE: 10,
+      MAX_FILE_BYTES: 5 * MiB,
+      MAX_PROJECT_BYTES: 200 * MiB,
+      MAX_FILES_PER_PROJECT: 20_000,
+      MAX_BATCH_FILES: 5_000,
+      MAX_REQUEST_BYTES: 64 * MiB,
+      SHUTDOWN_TIMEOUT_MS: 10_000,
+      SWAGGER_ENABLED: true,
+      CORS_ORIGINS: '',
+    });
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.BOOTSTRAP_API_KEY).toBeUndefined();
+    expect(config.SECRETS_KEY).toBeUndefined();
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(load({ PORT: '', DATABASE_URL: '' })).toMatchObject({ PORT: 3000, DATABASE_URL: undefined });
+  });
+
+  it('parses numbers and keeps strings', () => {
+    const config = load({
+      PORT: '8080',
+      MAX_FILE_BYTES: '100',
+      MAX_BATCH_FILES: '3',
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgresql://u:p@db:5432/forgeline',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      PORT: 8080,
+      MAX_FILE_BYTES: 100,
+      MAX_BATCH_FILES: 3,
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgresql://u:p@db:5432/forgeline',
+      LOG_LEVEL: 'debug',
+    });
+    expect(typeof config.PORT).toBe('number');
+  });
+
+  it('accepts a postgres:// URL as well as postgresql://', () => {
+    expect(load({ DATABASE_URL: 'postgres://localhost/x' }).DATABASE_URL).toBe('postgres://localhost/x');
+  });
+
+  it.each(['false', '0', 'FALSE', 'no'])('parses SWAGGER_ENABLED=%s as false', (value) => {
+    expect(load({ SWAGGER_ENABLED: value }).SWAGGER_ENABLED).toBe(false);
+  });
+
+  it.each(['true', '1', 'TRUE', 'yes'])('parses SWAGGER_ENABLED=%s as true', (value) => {
+    expect(load({ SWAGGER_ENABLED: value }).SWAGGER_ENABLED).toBe(true);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '80.5'],
+    ['MAX_FILE_BYTES', '-1'],
+    ['MAX_FILE_BYTES', '0'],
+    ['MAX_BATCH_FILES', 'lots'],
+    ['MAX_REQUEST_BYTES', '100'],
+    ['SWAGGER_ENABLED', 'maybe'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['LOG_LEVEL', 'verbose'],
+    ['BOOTSTRAP_API_KEY', 'short'],
+    ['SECRETS_KEY', 'not-a-key'],
+  ])('refuses %s=%j with a message naming the variable', (name, value) => {
+    const error = errorOf({ [name]: value });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain(`${name}=${JSON.stringify(value)}`);
+  });
+
+  it('names every bad variable at once', () => {
+    const error = errorOf({ PORT: 'abc', DATABASE_URL: 'mysql://x', MAX_FILE_BYTES: '-1' });
+    expect(error.message).toContain('PORT');
+    expect(error.message).toContain('DATABASE_URL');
+    expect(error.message).toContain('MAX_FILE_BYTES');
+  });
+
+  it('does not name the variables that are fine', () => {
+    const error = errorOf({ PORT: 'abc', HOST: 'example.test' });
+    expect(error.message).not.toContain('HOST');
+  });
+
+  it('ignores variables it does not know', () => {
+    const config = load({ PATH: '/usr/bin', HOME: '/root', FORGELINE_UNKNOWN: 'x', PORT: '4000' });
+    expect(config.PORT).toBe(4000);
+    expect(config).not.toHaveProperty('FORGELINE_UNKNOWN');
+    expect(config).not.toHaveProperty('PATH');
+  });
+});
