@@ -2,12 +2,12 @@ import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import helmet from '@fastify/helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module.js';
 import { BEARER_SCHEME, documentSecurity } from './access/openapi-security.js';
 import { registerRateLimit } from './access/rate-limit.js';
 import { ErrorResponseDto } from './common/error-response.js';
+import { registerSecurityHeaders } from './common/security-headers.js';
 import { createValidationPipe } from './common/validation.js';
 import { requestId } from './logging/logging.module.js';
 
@@ -43,10 +43,7 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     app.enableCors({ origin: origins, exposedHeaders: ['x-request-id', 'etag', 'retry-after', 'content-disposition', 'www-authenticate'], maxAge: 600 });
   }
   await registerRateLimit(app, config);
-  await app.register(helmet, {
-    // Swagger UI needs inline scripts and styles on /docs.
-    contentSecurityPolicy: { directives: { scriptSrc: ["'self'", "'unsafe-inline'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },
-  });
+  await registerSecurityHeaders(app);
   if (config.SWAGGER_ENABLED) {
     const document = documentSecurity(SwaggerModule.createDocument(
       app,

@@ -1,4 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../access/auth-context.js';
@@ -39,6 +40,8 @@ export class HealthController {
   }
 
   @Get('live')
+  // A probe is not a browser page nor a client to throttle: no security headers, no rate limit.
+  @RouteConfig({ helmet: { skipRoute: true }, rateLimit: false })
   @ApiOperation({ operationId: 'getLiveness', summary: 'Liveness only: answers without touching the database' })
   @ApiOkResponse({ type: LivenessDto })
   live(): LivenessDto {
