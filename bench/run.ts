@@ -15,6 +15,7 @@ import type { Bench, BenchRow } from './support/types.js';
 const BENCHES: Array<Promise<{ default: Bench }>> = [
   import('./upsert-files.bench.js'),
   import('./liveness.bench.js'),
+  import('./agents.bench.js'),
 ];
 
 async function main(): Promise<number> {

@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module.js';
 import { BEARER_SCHEME, documentSecurity } from './access/openapi-security.js';
+import { OpenApiDocumentHolder } from './agents/openapi-document.holder.js';
 import { registerRateLimit } from './access/rate-limit.js';
 import { ErrorResponseDto } from './common/error-response.js';
 import { registerSecurityHeaders } from './common/security-headers.js';
@@ -44,17 +45,19 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   }
   await registerRateLimit(app, config);
   await registerSecurityHeaders(app);
+  // Built even with Swagger UI off: agents turn its operations into tools.
+  const document = documentSecurity(SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Forgeline')
+      .setDescription('AI agents build software projects: projects and files, generation, Git export, agents and workflows.')
+      .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A Forgeline API key: "fl_…"' }, BEARER_SCHEME)
+      .build(),
+    { extraModels: [ErrorResponseDto] },
+  ));
+  app.get(OpenApiDocumentHolder, { strict: false }).set(document);
   if (config.SWAGGER_ENABLED) {
-    const document = documentSecurity(SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Forgeline')
-        .setDescription('AI agents build software projects: projects and files, generation, Git export, agents and workflows.')
-        .setVersion('0.1.0')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A Forgeline API key: "fl_…"' }, BEARER_SCHEME)
-        .build(),
-      { extraModels: [ErrorResponseDto] },
-    ));
     SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
   }
   return app;

@@ -32,6 +32,10 @@ export class ApiKey {
   @Column({ type: 'text', array: true })
   scopes!: Scope[];
 
+  /** The only operationIds this key may call (an agent run's key); null: every operation its scopes allow. */
+  @Column({ type: 'text', array: true, nullable: true })
+  allowedOperations!: string[] | null;
+
   @Column({ type: 'timestamptz', nullable: true })
   expiresAt!: Date | null;
 

@@ -23,10 +23,12 @@ export interface NewKey {
   name: string;
   scopes: Scope[];
   expiresAt?: Date | null;
+  /** Restricts the key to these operationIds (null: no restriction). */
+  allowedOperations?: string[] | null;
 }
 
 interface CachedKey {
-  key: Pick<ApiKey, 'id' | 'workspaceId' | 'scopes' | 'expiresAt' | 'revokedAt'>;
+  key: Pick<ApiKey, 'id' | 'workspaceId' | 'scopes' | 'expiresAt' | 'revokedAt' | 'allowedOperations'>;
   until: number;
 }
 
@@ -72,6 +74,7 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
       name: input.name,
       scopes: [...new Set(input.scopes)],
       expiresAt: input.expiresAt ?? null,
+      allowedOperations: input.allowedOperations ? [...new Set(input.allowedOperations)] : null,
       prefix: token.slice(0, DISPLAY_PREFIX_LENGTH),
       tokenHash: hashToken(token),
     });
@@ -103,7 +106,7 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
     if (!cached || cached.until < now) {
       const key = await this.repository.findOne({
         where: { tokenHash: hash },
-        select: { id: true, workspaceId: true, scopes: true, expiresAt: true, revokedAt: true },
+        select: { id: true, workspaceId: true, scopes: true, expiresAt: true, revokedAt: true, allowedOperations: true },
       });
       if (!key) throw unauthenticated('Unknown API key');
       cached = { key, until: now + this.config.API_KEY_CACHE_TTL_MS };
@@ -113,7 +116,7 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
     if (key.revokedAt) throw unauthenticated('This API key has been revoked');
     if (key.expiresAt && key.expiresAt.getTime() <= now) throw unauthenticated('This API key has expired');
     this.lastUsed.set(key.id, new Date(now));
-    return { workspaceId: key.workspaceId, apiKeyId: key.id, scopes: key.scopes };
+    return { workspaceId: key.workspaceId, apiKeyId: key.id, scopes: key.scopes, allowedOperations: key.allowedOperations };
   }
 
   /** Makes sure `token` is a valid admin key of the workspace (BOOTSTRAP_API_KEY). */

@@ -7,6 +7,8 @@ export interface AuthContext {
   workspaceId: string;
   apiKeyId: string;
   scopes: Scope[];
+  /** Set for keys restricted to named operations (agent runs); null or absent: no restriction. */
+  allowedOperations?: string[] | null;
 }
 
 declare module 'fastify' {

@@ -7,6 +7,8 @@ import { ApiKeysService } from './api-keys.service.js';
 import { defaultScope, grants, PUBLIC_ROUTE, REQUIRED_SCOPE } from './auth-context.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+/** Where @ApiOperation keeps its options (DECORATORS.API_OPERATION in @nestjs/swagger). */
+const API_OPERATION = 'swagger/apiOperation';
 
 /**
  * Runs before every route: a valid `Authorization: Bearer fl_…` key is required (401 with
@@ -39,6 +41,14 @@ export class AuthGuard implements CanActivate {
     if (!grants(request.auth.scopes, needed)) {
       const message = `This operation needs the "${needed}" scope; this key has: ${request.auth.scopes.join(', ')}`;
       throw new DomainError('FORBIDDEN', message, [{ rule: 'scope', message, required: needed }]);
+    }
+    const allowed = request.auth.allowedOperations;
+    if (allowed) {
+      const operationId = this.reflector.get<{ operationId?: string } | undefined>(API_OPERATION, context.getHandler())?.operationId;
+      if (!operationId || !allowed.includes(operationId)) {
+        const message = `This key may call only these operations: ${allowed.join(', ')}; not ${operationId ?? 'this route'}`;
+        throw new DomainError('FORBIDDEN', message, [{ rule: 'operation', message, operationId: operationId ?? null }]);
+      }
     }
     return true;
   }

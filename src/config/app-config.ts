@@ -112,9 +112,205 @@ export class AppConfig {
   @IsInt() @Min(1)
   MAX_SECRET_BYTES: number = 64 * 1024;
 
+  /** Anthropic API key for agent runs. Unset: agents can be created, but starting a run answers 503. */
+  @IsOptional() @IsString()
+  ANTHROPIC_API_KEY: string | undefined = undefined;
+
+  /** Base URL of the Anthropic Messages API (a proxy, or the tests' fake server). Unset: the SDK's default. */
+  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'ANTHROPIC_BASE_URL must be an http(s) URL' })
+  ANTHROPIC_BASE_URL: string | undefined = undefined;
+
+  /** Claude model an agent uses when its own `model` is not given. */
+  @IsString() @Matches(/^[A-Za-z0-9._:@-]{1,100}$/, { message: 'ANTHROPIC_MODEL must be a model id' })
+  ANTHROPIC_MODEL: string = 'claude-sonnet-5-5';
+
+  /** Where agent runs send their API calls (this service). Unset: the address this process listens on. */
+  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'API_BASE_URL must be an http(s) URL' })
+  API_BASE_URL: string | undefined = undefined;
+
+  /** Retries of a model request on 429, 529, 5xx and connection errors (the SDK's retries; Retry-After is honoured). */
+  @IsInt() @Min(0) @Max(20)
+  AGENT_LLM_MAX_RETRIES: number = 4;
+
+  /** First retry delay of a model request when the API sends no Retry-After, in ms; doubles per retry. */
+  @IsInt() @Min(0)
+  AGENT_LLM_RETRY_BASE_DELAY_MS: number = 500;
+
+  /** Longest retry delay of a model request when the API sends no Retry-After, in ms. */
+  @IsInt() @Min(0)
+  AGENT_LLM_RETRY_MAX_DELAY_MS: number = 8_000;
+
+  /** Longest wait for one model response (each attempt), in ms. */
+  @IsInt() @Min(1_000)
+  AGENT_LLM_REQUEST_TIMEOUT_MS: number = 300_000;
+
+  /** `max_tokens` of each model request: the most output tokens one reply may have. */
+  @IsInt() @Min(1) @Max(128_000)
+  AGENT_MAX_OUTPUT_TOKENS: number = 8_192;
+
+  /** An agent's iteration limit (model requests per run) when it sets none. */
+  @IsInt() @Min(1)
+  AGENT_DEFAULT_MAX_ITERATIONS: number = 25;
+
+  /** Highest iteration limit an agent may set. */
+  @IsInt() @Min(1)
+  AGENT_MAX_ITERATIONS_LIMIT: number = 200;
+
+  /** An agent's token budget per run (input, cache and output tokens together) when it sets none. */
+  @IsInt() @Min(1)
+  AGENT_DEFAULT_MAX_TOKENS_PER_RUN: number = 500_000;
+
+  /** Highest token budget per run an agent may set. */
+  @IsInt() @Min(1)
+  AGENT_MAX_TOKENS_PER_RUN_LIMIT: number = 10_000_000;
+
+  /** An agent's run timeout when it sets none, in ms. */
+  @IsInt() @Min(1_000)
+  AGENT_DEFAULT_RUN_TIMEOUT_MS: number = 600_000;
+
+  /** Longest run timeout an agent may set, in ms. */
+  @IsInt() @Min(1_000)
+  AGENT_MAX_RUN_TIMEOUT_MS: number = 3_600_000;
+
+  /** Timeout of one tool call (one request to the API) when the agent sets none, in ms. */
+  @IsInt() @Min(100)
+  AGENT_DEFAULT_TOOL_TIMEOUT_MS: number = 30_000;
+
+  /** Longest text of a run's input, in characters. */
+  @IsInt() @Min(1)
+  AGENT_MAX_INPUT_CHARS: number = 100_000;
+
+  /** A tool result longer than this (characters) is cut for the model, with a note; the recorded call keeps more. */
+  @IsInt() @Min(100)
+  AGENT_TOOL_RESULT_MAX_CHARS: number = 20_000;
+
+  /** Bytes of each API response kept in the run's recorded call (agent_api_calls.response_body). */
+  @IsInt() @Min(1_024)
+  AGENT_RECORDED_RESPONSE_MAX_BYTES: number = 1024 * 1024;
+
+  /** Extra lifetime of a run's short-lived API key beyond the run timeout, in ms. */
+  @IsInt() @Min(0)
+  AGENT_RUN_KEY_MARGIN_MS: number = 60_000;
+
+  /** Background agent runs one process executes at once; more wait in the queue. */
+  @IsInt() @Min(1) @Max(100)
+  AGENT_RUN_CONCURRENCY: number = 4;
+
+  /** How often a running run proves it is alive; one silent for 3 intervals is failed as interrupted. */
+  @IsInt() @Min(100)
+  AGENT_RUN_HEARTBEAT_MS: number = 10_000;
+
+  /** Folder that holds each generated project's files (`<dir>/<projectId>/`). Unset: DATA_DIR/workspaces. */
+  @IsOptional() @IsString()
+  WORKSPACES_DIR: string | undefined = undefined;
+
+  /** Longest wait for another generation of the same project (any process) to finish, in ms; then 409 GENERATION_BUSY. */
+  @IsInt() @Min(0)
+  GENERATE_LOCK_TIMEOUT_MS: number = 60_000;
+
+  /** Most file content read from the database per query when generating, archiving or instantiating (bounds memory), in bytes. */
+  @IsInt() @Min(64 * 1024)
+  GENERATOR_BATCH_BYTES: number = 8 * MiB;
+
+  /** zlib level of project archives (zip and tar.gz): 0 stores, 9 compresses most; 6 is gzip's default. */
+  @IsInt() @Min(0) @Max(9)
+  ARCHIVE_COMPRESSION_LEVEL: number = 6;
+
+  /** Most variables one template instantiation may pass. */
+  @IsInt() @Min(1)
+  MAX_TEMPLATE_VARIABLES: number = 100;
+
+  /** Largest value of one template variable, in bytes (UTF-8). */
+  @IsInt() @Min(1)
+  MAX_TEMPLATE_VARIABLE_BYTES: number = 16 * 1024;
+
   /** Serve Swagger UI at /docs and the OpenAPI document at /docs-json. */
   @EnvBoolean() @IsIn([true, false], { message: 'SWAGGER_ENABLED must be true or false' })
   SWAGGER_ENABLED: boolean = true;
+
+  // ── Background jobs (src/queue) ──────────────────────────────────────────────────────────
+
+  /** Redis for the job queues (Bull). Unset: jobs run in-process, in the process that enqueued them. */
+  @IsOptional() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL: string | undefined = undefined;
+
+  /** Prefix of every Redis key the queues use (several deployments or test files can share one Redis). */
+  @IsString() @Matches(/^[A-Za-z0-9_.-]{1,50}$/, { message: 'QUEUE_PREFIX must be 1-50 letters, digits, "_", "." or "-"' })
+  QUEUE_PREFIX: string = 'forgeline';
+
+  /** Jobs of each job type this process runs at once (the app and `npm run start:worker` alike); 0: this process only enqueues. */
+  @IsInt() @Min(0) @Max(100)
+  WORKER_CONCURRENCY: number = 2;
+
+  /** Attempts of a job before it fails for good, unless its job type sets its own. */
+  @IsInt() @Min(1) @Max(50)
+  JOB_ATTEMPTS: number = 3;
+
+  /** Delay before a job's first retry, in milliseconds; it doubles with each further retry. */
+  @IsInt() @Min(0)
+  JOB_BACKOFF_MS: number = 2_000;
+
+  /** On shutdown, how long running jobs may finish before they are aborted and handed back, in milliseconds (keep it below SHUTDOWN_TIMEOUT_MS). */
+  @IsInt() @Min(0)
+  JOB_SHUTDOWN_GRACE_MS: number = 8_000;
+
+  /** How long enqueueing may wait for Redis, in milliseconds; the periodic sweep re-enqueues what could not be. */
+  @IsInt() @Min(100)
+  JOB_ENQUEUE_TIMEOUT_MS: number = 5_000;
+
+  /** How often unfinished work found in PostgreSQL is re-enqueued (also once at start-up), in milliseconds; 0: only at start-up. */
+  @IsInt() @Min(0)
+  QUEUE_SWEEP_INTERVAL_MS: number = 60_000;
+
+  // ── Git export (src/exporter) ────────────────────────────────────────────────────────────
+
+  /** Folder of the projects' bare Git repositories. Unset: DATA_DIR/repos. */
+  @IsOptional() @IsString()
+  REPOS_DIR: string | undefined = undefined;
+
+  /** Allow pushing to plain http:// remotes (loopback test servers); https:// only otherwise. */
+  @EnvBoolean() @IsIn([true, false], { message: 'GIT_ALLOW_HTTP must be true or false' })
+  GIT_ALLOW_HTTP: boolean = false;
+
+  /** Let outbound HTTP (Git pushes) reach loopback, private and link-local addresses. Never in production. */
+  @EnvBoolean() @IsIn([true, false], { message: 'OUTBOUND_ALLOW_PRIVATE must be true or false' })
+  OUTBOUND_ALLOW_PRIVATE: boolean = false;
+
+  /** Longest a whole push (every request of it) may take, in milliseconds. */
+  @IsInt() @Min(1_000)
+  GIT_PUSH_TIMEOUT_MS: number = 120_000;
+
+  /** Redirects a push follows (same host only when it carries credentials). */
+  @IsInt() @Min(0) @Max(20)
+  GIT_MAX_REDIRECTS: number = 5;
+
+  /** Author of export commits when the request names none. */
+  @IsString() @Matches(/^[^<>\n\0]{1,200}$/, { message: 'GIT_AUTHOR_NAME must be 1-200 characters without <, > or newlines' })
+  GIT_AUTHOR_NAME: string = 'Forgeline';
+
+  /** E-mail of the default author. */
+  @IsString() @Matches(/^[^<>\s\0]{1,200}$/, { message: 'GIT_AUTHOR_EMAIL must be 1-200 characters without <, > or spaces' })
+  GIT_AUTHOR_EMAIL: string = 'forgeline@localhost';
+
+  /** Committer of every export commit. */
+  @IsString() @Matches(/^[^<>\n\0]{1,200}$/, { message: 'GIT_COMMITTER_NAME must be 1-200 characters without <, > or newlines' })
+  GIT_COMMITTER_NAME: string = 'Forgeline';
+
+  /** E-mail of the committer. */
+  @IsString() @Matches(/^[^<>\s\0]{1,200}$/, { message: 'GIT_COMMITTER_EMAIL must be 1-200 characters without <, > or spaces' })
+  GIT_COMMITTER_EMAIL: string = 'forgeline@localhost';
+
+  /** How long an export waits for another export of the same project to finish, in milliseconds. */
+  @IsInt() @Min(1_000)
+  EXPORT_LOCK_TIMEOUT_MS: number = 600_000;
+
+  /** Largest request body of a `git fetch`/`git clone` negotiation on /git/, in bytes. */
+  @IsInt() @Min(1024)
+  GIT_UPLOAD_PACK_MAX_REQUEST_BYTES: number = 16 * MiB;
+
+  /** Longest a `git upload-pack` serving one clone or fetch may run, in milliseconds. */
+  @IsInt() @Min(1_000)
+  GIT_UPLOAD_PACK_TIMEOUT_MS: number = 600_000;
 }
 
 export class ConfigError extends Error {}

@@ -19,11 +19,15 @@ interface Seed {
   projectId: string;
   apiKeyId: string;
   secretName: string;
+  agentId: string;
+  agentRunId: string;
 }
 const FIXTURES: Record<string, (seed: Seed) => string> = {
   'projects/{id}': (s) => s.projectId,
   'api-keys/{id}': (s) => s.apiKeyId,
   'secrets/{name}': (s) => s.secretName,
+  'agents/{id}': (s) => s.agentId,
+  'agent-runs/{id}': (s) => s.agentRunId,
 };
 
 function fillPath(op: Operation, seed: Seed): string {
@@ -72,7 +76,13 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
     await t.as(b.admin).put(`/api/projects/${project.body.id}/files`).send({ files: [{ path: 'src/index.ts', content: 'b-only' }] }).expect(200);
     await t.as(b.admin).post('/api/secrets').send({ name: 'B_TOKEN', value: secretValue }).expect(200);
     const keyB = await keyOf(b.admin, ['read']);
-    seedB = { projectId: project.body.id, apiKeyId: keyB.id, secretName: 'B_TOKEN' };
+    const agent = await t.as(b.admin).post('/api/agents').send({ name: 'B agent', allowedOperations: ['createProject'] }).expect(201);
+    // Without ANTHROPIC_API_KEY runs cannot start here: B's run is a row written directly.
+    const [run] = await t.sql<{ id: string }>(
+      `INSERT INTO agent_runs (workspace_id, agent_id, input, status, final_text) VALUES ($1, $2, 'B task', 'succeeded', 'B-only result') RETURNING id`,
+      [b.id, agent.body.id],
+    );
+    seedB = { projectId: project.body.id, apiKeyId: keyB.id, secretName: 'B_TOKEN', agentId: agent.body.id, agentRunId: run.id };
   });
 
   afterAll(async () => {
@@ -99,7 +109,7 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
   });
 
   it('keeps every row of workspace B out of reach of workspace A: 404 by id, absent from lists', async () => {
-    const leaks = [seedB.projectId, seedB.apiKeyId, b.id, 'B secret project', 'b-only'];
+    const leaks = [seedB.projectId, seedB.apiKeyId, b.id, 'B secret project', 'b-only', seedB.agentId, seedB.agentRunId, 'B-only result'];
     for (const op of operations) {
       const path = fillPath(op, seedB);
       const res = await send(t.as(a.admin), op, path, document);

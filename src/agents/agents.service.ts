@@ -1,0 +1,93 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { DomainError, ErrorDetail } from '../common/domain-error.js';
+import { Page, PageQueryDto } from '../common/pagination.js';
+import { WorkspaceScopedRepository } from '../common/workspace-scoped.repository.js';
+import { AppConfig } from '../config/app-config.js';
+import { Agent } from './agent.entity.js';
+import { CreateAgentDto, UpdateAgentDto } from './dto/agent.dto.js';
+import { schemaProblem } from './json-schema.js';
+import { ToolCatalog } from './tool-catalog.js';
+
+export const agentNotFound = (id: string) => new DomainError('AGENT_NOT_FOUND', `Agent ${id} does not exist`);
+
+/** Agents of a workspace: their settings are checked against the catalog and the configured limits. */
+@Injectable()
+export class AgentsService {
+  readonly agents: WorkspaceScopedRepository<Agent>;
+
+  constructor(
+    @InjectRepository(Agent) repository: Repository<Agent>,
+    private readonly catalog: ToolCatalog,
+    private readonly config: AppConfig,
+  ) {
+    this.agents = new WorkspaceScopedRepository(repository, agentNotFound);
+  }
+
+  async create(workspaceId: string, dto: CreateAgentDto): Promise<Agent> {
+    const c = this.config;
+    const agent = this.agents.create(workspaceId, {
+      name: dto.name,
+      model: dto.model ?? c.ANTHROPIC_MODEL,
+      systemPrompt: dto.systemPrompt ?? '',
+      allowedOperations: [...new Set(dto.allowedOperations)],
+      outputSchema: dto.outputSchema ?? null,
+      maxIterations: dto.maxIterations ?? c.AGENT_DEFAULT_MAX_ITERATIONS,
+      maxTokensPerRun: dto.maxTokensPerRun ?? c.AGENT_DEFAULT_MAX_TOKENS_PER_RUN,
+      temperature: dto.temperature ?? null,
+      runTimeoutMs: dto.runTimeoutMs ?? c.AGENT_DEFAULT_RUN_TIMEOUT_MS,
+      toolTimeoutMs: dto.toolTimeoutMs ?? c.AGENT_DEFAULT_TOOL_TIMEOUT_MS,
+    });
+    this.check(agent);
+    return this.agents.save(workspaceId, agent);
+  }
+
+  async list(workspaceId: string, query: PageQueryDto): Promise<Page<Agent>> {
+    const [items, total] = await this.agents
+      .query(workspaceId, 'a')
+      .orderBy('a.created_at', 'DESC')
+      .addOrderBy('a.id')
+      .take(query.limit)
+      .skip(query.offset)
+      .getManyAndCount();
+    return { items, total, limit: query.limit, offset: query.offset };
+  }
+
+  get(workspaceId: string, id: string): Promise<Agent> {
+    return this.agents.get(workspaceId, id);
+  }
+
+  async update(workspaceId: string, id: string, dto: UpdateAgentDto): Promise<Agent> {
+    const agent = await this.get(workspaceId, id);
+    for (const [key, value] of Object.entries(dto)) {
+      if (value === undefined) continue;
+      if (value === null && key !== 'outputSchema' && key !== 'temperature') continue;
+      (agent as unknown as Record<string, unknown>)[key] = key === 'allowedOperations' ? [...new Set(value as string[])] : value;
+    }
+    this.check(agent);
+    await this.agents.save(workspaceId, agent);
+    return this.get(workspaceId, id);
+  }
+
+  remove(workspaceId: string, id: string): Promise<void> {
+    return this.agents.delete(workspaceId, id);
+  }
+
+  private check(agent: Agent): void {
+    const c = this.config;
+    const details: ErrorDetail[] = this.catalog.check(agent.allowedOperations);
+    const over = (field: string, value: number, limit: number, variable: string) => {
+      if (value > limit) details.push({ field, rule: 'max', message: `${field} must be at most ${limit} (${variable})` });
+    };
+    over('maxIterations', agent.maxIterations, c.AGENT_MAX_ITERATIONS_LIMIT, 'AGENT_MAX_ITERATIONS_LIMIT');
+    over('maxTokensPerRun', agent.maxTokensPerRun, c.AGENT_MAX_TOKENS_PER_RUN_LIMIT, 'AGENT_MAX_TOKENS_PER_RUN_LIMIT');
+    over('runTimeoutMs', agent.runTimeoutMs, c.AGENT_MAX_RUN_TIMEOUT_MS, 'AGENT_MAX_RUN_TIMEOUT_MS');
+    over('toolTimeoutMs', agent.toolTimeoutMs, agent.runTimeoutMs, 'the agent\'s runTimeoutMs');
+    if (agent.outputSchema) {
+      const problem = schemaProblem(agent.outputSchema);
+      if (problem) details.push({ field: 'outputSchema', rule: 'json-schema', message: `outputSchema is not a valid JSON Schema: ${problem}` });
+    }
+    if (details.length > 0) throw new DomainError('VALIDATION_FAILED', details.map((d) => d.message).slice(0, 5).join('; '), details);
+  }
+}

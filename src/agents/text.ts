@@ -1,0 +1,37 @@
+/** Text helpers of the agent loop: plain functions. */
+
+/** `text` cut to `maxChars` with a note saying how much was left out. */
+export function truncateForModel(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  return `${text.slice(0, maxChars)}\n\n[Truncated: this result is ${text.length} characters; only the first ${maxChars} are shown. Ask for less (filters, a page, one file) to see the rest.]`;
+}
+
+/** The first `maxBytes` bytes of `text` as UTF-8, never splitting a character. */
+export function truncateBytes(text: string, maxBytes: number): { text: string; truncated: boolean } {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return { text, truncated: false };
+  let end = maxBytes;
+  // Back up to the start of a character (continuation bytes are 10xxxxxx).
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return { text: bytes.subarray(0, end).toString('utf8'), truncated: true };
+}
+
+/** Replaces every occurrence of each secret with [redacted]. */
+export function redact(text: string, secrets: ReadonlyArray<string | null | undefined>): string {
+  let out = text;
+  for (const secret of secrets) if (secret && secret.length >= 8) out = out.split(secret).join('[redacted]');
+  // Any Forgeline token that reached this text by another road.
+  return out.replace(/fl_[A-Za-z0-9_-]{32,}/g, 'fl_[redacted]');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A response body as text: UTF-8 when it is, else base64 with a note. */
+export function bodyText(bytes: Uint8Array, contentType: string | null): string {
+  if (bytes.length === 0) return '';
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return `[binary ${contentType ?? 'data'}, ${bytes.length} bytes, base64] ${Buffer.from(bytes).toString('base64')}`;
+  }
+}
