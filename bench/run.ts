@@ -16,6 +16,9 @@ const BENCHES: Array<Promise<{ default: Bench }>> = [
   import('./upsert-files.bench.js'),
   import('./liveness.bench.js'),
   import('./agents.bench.js'),
+  import('./workflows.bench.js'),
+  import('./generate.bench.js'),
+  import('./export.bench.js'),
 ];
 
 async function main(): Promise<number> {

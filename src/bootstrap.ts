@@ -30,6 +30,8 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     exclude: [
       { path: 'health', method: RequestMethod.GET },
       { path: 'health/live', method: RequestMethod.GET },
+      // `git clone http://HOST/git/{slug}.git` (the exporter's read-only Git endpoint).
+      { path: 'git/*path', method: RequestMethod.ALL },
     ],
   });
   app.useGlobalPipes(createValidationPipe());

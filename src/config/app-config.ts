@@ -204,7 +204,7 @@ export class AppConfig {
   @IsOptional() @IsString()
   WORKSPACES_DIR: string | undefined = undefined;
 
-  /** Longest wait for another generation of the same project (any process) to finish, in ms; then 409 GENERATION_BUSY. */
+  /** Longest wait for another generation of the same project (any process) to finish, in ms; then 409 GENERATION_BUSY. 0: does not wait. */
   @IsInt() @Min(0)
   GENERATE_LOCK_TIMEOUT_MS: number = 60_000;
 
@@ -311,6 +311,88 @@ export class AppConfig {
   /** Longest a `git upload-pack` serving one clone or fetch may run, in milliseconds. */
   @IsInt() @Min(1_000)
   GIT_UPLOAD_PACK_TIMEOUT_MS: number = 600_000;
+
+  // ── Workflows (src/workflows) ────────────────────────────────────────────────────────────
+
+  /** Most steps one workflow may have. */
+  @IsInt() @Min(1) @Max(10_000)
+  MAX_WORKFLOW_STEPS: number = 200;
+
+  /** Largest workflow definition (its steps as JSON), in bytes. */
+  @IsInt() @Min(1024)
+  MAX_WORKFLOW_DEFINITION_BYTES: number = 1 * MiB;
+
+  /** Largest input of one workflow run (as JSON), in bytes. */
+  @IsInt() @Min(2)
+  MAX_WORKFLOW_INPUT_BYTES: number = 1 * MiB;
+
+  /** Largest config of one step once its expressions are resolved (as JSON), in characters. */
+  @IsInt() @Min(1024)
+  MAX_STEP_CONFIG_BYTES: number = 4 * MiB;
+
+  /** Largest output of one step (as JSON), in bytes; a larger one fails the step. */
+  @IsInt() @Min(1024)
+  MAX_STEP_OUTPUT_BYTES: number = 1 * MiB;
+
+  /** Log lines kept per step attempt; later ones are counted, not kept. */
+  @IsInt() @Min(1)
+  MAX_STEP_LOG_LINES: number = 1_000;
+
+  /** Longest step log line kept, in characters; longer ones are cut. */
+  @IsInt() @Min(80)
+  MAX_STEP_LOG_LINE_CHARS: number = 4_000;
+
+  /** Highest `retry.attempts` a step may set (attempts in all, the first included). */
+  @IsInt() @Min(1) @Max(100)
+  MAX_STEP_ATTEMPTS: number = 10;
+
+  /** Highest `retry.backoffMs` a step may set, in milliseconds. */
+  @IsInt() @Min(0)
+  MAX_STEP_BACKOFF_MS: number = 3_600_000;
+
+  /** A step's timeout when it sets no `timeoutMs`, in milliseconds. */
+  @IsInt() @Min(100)
+  WORKFLOW_STEP_TIMEOUT_MS: number = 900_000;
+
+  /** Highest `timeoutMs` a step may set, in milliseconds. */
+  @IsInt() @Min(100)
+  MAX_STEP_TIMEOUT_MS: number = 21_600_000;
+
+  /** Workflow steps one process runs at once (0 when WORKER_CONCURRENCY is 0). */
+  @IsInt() @Min(1) @Max(200)
+  WORKFLOW_STEP_CONCURRENCY: number = 10;
+
+  /** How often a running step proves its worker alive; one silent for 3 intervals is run again elsewhere. */
+  @IsInt() @Min(50)
+  WORKFLOW_STEP_HEARTBEAT_MS: number = 5_000;
+
+  /**
+   * Whether the engine's step writes (claims, results, heartbeats) wait for the WAL flush. false:
+   * a PostgreSQL crash can lose the last fraction of a second of them, and those steps run again
+   * (executors are idempotent, as for a worker crash); runs, cancels and retries always wait.
+   */
+  @EnvBoolean() @IsIn([true, false], { message: 'WORKFLOW_SYNCHRONOUS_COMMIT must be true or false' })
+  WORKFLOW_SYNCHRONOUS_COMMIT: boolean = false;
+
+  /** Run definitions (immutable snapshots) each process keeps in memory. */
+  @IsInt() @Min(1)
+  WORKFLOW_RUN_CACHE_SIZE: number = 1_000;
+
+  /** Hosts `http_request` steps may call, comma-separated: names, IPs, `[v6]`, or `*.domain`; empty allows none. */
+  @IsString() @Matches(/^[A-Za-z0-9.*:\[\]_, -]*$/, { message: 'HTTP_STEP_ALLOWED_HOSTS must be comma-separated host names, IP addresses or *.domain patterns' })
+  HTTP_STEP_ALLOWED_HOSTS: string = '';
+
+  /** Longest an `http_request` step waits for the whole response, in milliseconds (the step's own timeout also applies). */
+  @IsInt() @Min(100)
+  HTTP_STEP_TIMEOUT_MS: number = 30_000;
+
+  /** Largest response body an `http_request` step reads, in bytes; a larger one fails the step. */
+  @IsInt() @Min(1024)
+  HTTP_STEP_MAX_RESPONSE_BYTES: number = 1 * MiB;
+
+  /** Redirects an `http_request` step follows (each checked against the allowed hosts and addresses again). */
+  @IsInt() @Min(0) @Max(20)
+  HTTP_STEP_MAX_REDIRECTS: number = 5;
 }
 
 export class ConfigError extends Error {}

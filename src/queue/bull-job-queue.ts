@@ -74,9 +74,12 @@ export class BullJobQueue extends JobQueue {
     void this.queue(type.name).process(type.concurrency, (job: Bull.Job) => this.run(type, job));
   }
 
-  protected async drain(): Promise<void> {
-    // Stop fetching new jobs here (other workers carry on), let running ones finish or hand them back.
+  /** Stops fetching jobs here; other workers carry on. */
+  protected async stopIntake(): Promise<void> {
     await Promise.all([...this.queues.values()].map((queue) => queue.pause(true, true).catch(() => undefined)));
+  }
+
+  protected async drain(): Promise<void> {
     const handedBack = await this.running.finishOrAbort(this.config.JOB_SHUTDOWN_GRACE_MS, ABORT_SETTLE_MS);
     if (handedBack > 0) this.logger.warn(`${handedBack} running job(s) handed back to the queue`);
     await Promise.all([...this.queues.values()].map((queue) => queue.close(true).catch(() => undefined)));

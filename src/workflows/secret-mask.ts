@@ -1,0 +1,44 @@
+import { isPlainObject } from './expression.js';
+
+export const MASK = '***';
+
+/**
+ * Hides the values of the secrets a step used wherever they could show: its logs, its output,
+ * its error and its resolved config. Longer values are replaced first, so a secret that
+ * contains another is not half-masked.
+ */
+export class SecretMask {
+  private readonly values: string[];
+
+  constructor(values: Iterable<string>) {
+    this.values = [...new Set([...values].filter((value) => value.length > 0))].sort((a, b) => b.length - a.length);
+  }
+
+  get empty(): boolean {
+    return this.values.length === 0;
+  }
+
+  text(text: string): string {
+    let out = text;
+    for (const value of this.values) if (out.includes(value)) out = out.split(value).join(MASK);
+    return out;
+  }
+
+  /** A copy of `value` with every string (keys too) masked. */
+  value<T>(value: T): T {
+    if (this.empty) return value;
+    const visit = (node: unknown): unknown => {
+      if (typeof node === 'string') return this.text(node);
+      if (Array.isArray(node)) return node.map(visit);
+      if (isPlainObject(node)) {
+        const out: Record<string, unknown> = {};
+        for (const [key, item] of Object.entries(node)) {
+          Object.defineProperty(out, this.text(key), { value: visit(item), enumerable: true, writable: true, configurable: true });
+        }
+        return out;
+      }
+      return node;
+    };
+    return visit(value) as T;
+  }
+}

@@ -1,0 +1,82 @@
+import { applyDecorators, Injectable } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+
+/** A JSON Schema (draft 2020-12 subset Ajv understands), as a plain object. */
+export type JsonSchema = Record<string, unknown>;
+
+/** What a step type declares about itself; `GET /api/workflows/step-types` shows it. */
+export interface StepExecutorOptions {
+  /** The `type` steps use: lowercase letters, digits and "_". */
+  type: string;
+  /** One line for the step-type list (and agents reading it). */
+  description: string;
+  /** JSON Schema of the step's `config` (after expressions are resolved). */
+  input: JsonSchema;
+  /** JSON Schema of what `run` returns: the step's output, which later steps read. */
+  output: JsonSchema;
+}
+
+export interface StepLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface StepProgress {
+  /** 0–100. */
+  percent?: number;
+  message?: string;
+}
+
+/** Everything a step gets besides its config. */
+export interface StepContext {
+  workspaceId: string;
+  runId: string;
+  stepId: string;
+  /** The step run's id (stable across attempts). */
+  stepRunId: string;
+  /** 1 on the first attempt, 2 on the first retry… */
+  attempt: number;
+  /** The run's input. */
+  input: unknown;
+  /** Outputs of the steps this one needs or reads, by step id. */
+  outputs: Readonly<Record<string, unknown>>;
+  /** Lines go to the step's logs (masked) and to the run's event stream. */
+  logger: StepLogger;
+  /** Aborted on timeout, cancel, or shutdown: stop, and throw (the reason is recorded, not your error). */
+  signal: AbortSignal;
+  progress(progress: StepProgress): void;
+  /**
+   * What an earlier execution of this step saved with saveCheckpoint (a worker that died, or an
+   * earlier attempt), or null: lets a step find the work it already started (an agent run, an
+   * export) instead of starting it again.
+   */
+  checkpoint: unknown;
+  /** Saves a small JSON value for a later execution of this step (one write). */
+  saveCheckpoint(value: unknown): Promise<void>;
+}
+
+/**
+ * A step type: one provider, marked with @StepExecutor. `run` is called with a config already
+ * valid against `input`; what it returns must be valid against `output`. It must be safe to run
+ * twice for the same step (a worker can die after the work and before its result is recorded).
+ */
+export interface StepHandler<I = Record<string, unknown>, O = unknown> {
+  run(config: I, ctx: StepContext): Promise<O>;
+}
+
+/** Thrown by an executor for a failure another attempt cannot fix (a bad config): the step fails without its retries. */
+export class NonRetryableStepError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonRetryableStepError';
+  }
+}
+
+/** Discoverable metadata: the registry finds every provider carrying it at boot. */
+export const StepExecutorMetadata = DiscoveryService.createDecorator<StepExecutorOptions>();
+
+/** Marks a provider as the executor of one step type (and makes it injectable). */
+export function StepExecutor(options: StepExecutorOptions): ClassDecorator {
+  return applyDecorators(Injectable(), StepExecutorMetadata(options));
+}

@@ -1,0 +1,260 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import pg from 'pg';
+import type { Pool } from 'pg';
+import { AppConfig } from '../config/app-config.js';
+import { DataSource } from 'typeorm';
+import type { StepLogLine } from './step-run.entity.js';
+import type { DefinitionSnapshot, StepRunStatus, WorkflowRunStatus } from './workflow-definition.js';
+import type { WorkflowGraph } from './workflow-graph.js';
+
+/** A step made ready to run: the job to enqueue for it. */
+export interface ReadyStep {
+  stepRunId: string;
+  runId: string;
+  stepId: string;
+  attempt: number;
+  /** A retry waits this long. */
+  delayMs?: number;
+}
+
+export interface ClaimedStep {
+  id: string;
+  runId: string;
+  stepId: string;
+  type: string;
+  attempt: number;
+  lastAttempt: number;
+  /** This claim's number: the fence for every later write of this execution. */
+  executions: number;
+  /** The run went queued → running with this claim. */
+  runStarted: boolean;
+  /** Status and output of the upstream steps the step reads. */
+  reads: Record<string, { status: StepRunStatus; output: unknown }>;
+  /** What an earlier execution saved with ctx.saveCheckpoint, or null. */
+  checkpoint: unknown;
+  /** The run's immutable part, when asked for (withRun). */
+  run?: Omit<RunRow, 'id'> | null;
+}
+
+export interface RunRow {
+  id: string;
+  workspaceId: string;
+  input: unknown;
+  definition: DefinitionSnapshot;
+}
+
+/** How one execution of a step ended. */
+export type StepResult =
+  | { status: 'succeeded'; output: unknown; config: unknown; logs: StepLogLine[] }
+  | { status: 'failed'; error: string; config: unknown; logs: StepLogLine[]; output?: unknown }
+  | { status: 'skipped'; config: unknown; logs: StepLogLine[] }
+  | { status: 'retry'; error: string; config: unknown; logs: StepLogLine[]; delayMs: number };
+
+export interface StepChange {
+  stepId: string;
+  status: StepRunStatus;
+  attempt: number;
+  error?: string | null;
+  output?: unknown;
+}
+
+export interface FinishOutcome {
+  /** False when the step was no longer this execution's (cancelled, or taken over): nothing was written. */
+  recorded: boolean;
+  /** Steps now queued (including this one again, for a retry). */
+  ready: ReadyStep[];
+  /** Every status change written, this step's first. */
+  changes: StepChange[];
+  run?: { status: WorkflowRunStatus; error: string | null; output: Record<string, unknown> | null };
+  runStarted?: boolean;
+}
+
+export interface RecoverableStep {
+  stepRunId: string;
+  runId: string;
+  stepId: string;
+  attempt: number;
+  executions: number;
+  status: 'queued' | 'running';
+}
+
+/** What workflow_finish_step returns. */
+interface FinishRow {
+  ready: Array<{ id: string; stepId: string; attempt: number }>;
+  skipped: Array<{ stepId: string; attempt: number }>;
+  runStarted: boolean;
+  run: { status: 'succeeded' | 'failed'; error: string | null; output: Record<string, unknown> } | null;
+}
+
+export const SKIPPED_UPSTREAM = 'Skipped: a step it needs failed, was cancelled or was skipped after a failure';
+
+/**
+ * Every write of the engine, in SQL on the pool. A step costs two commits: its claim (one
+ * statement) and its finish (one function call that records the result, queues the steps it
+ * unblocks and ends the run when it was the last). Writes of an execution are fenced by its
+ * claim number, so a worker that lost its claim cannot overwrite the one that took it over.
+ */
+@Injectable()
+export class StepRunStore implements OnApplicationShutdown {
+  private readonly logger = new Logger('WorkflowStore');
+  private readonly pool: Pool;
+
+  /**
+   * The engine's own small pool (a slot per step running here, and two more): its connections
+   * commit asynchronously unless WORKFLOW_SYNCHRONOUS_COMMIT, which the app's pool must not.
+   */
+  constructor(@InjectDataSource() dataSource: DataSource, config: AppConfig) {
+    const { url } = dataSource.options as { url?: string };
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: config.WORKFLOW_STEP_CONCURRENCY + 2,
+      connectionTimeoutMillis: 5_000,
+      options: `-c synchronous_commit=${config.WORKFLOW_SYNCHRONOUS_COMMIT ? 'on' : 'off'}`,
+    });
+    // An idle connection the server closed (a restart, an administrator) must not crash the process.
+    this.pool.on('error', (error: Error) => this.logger.warn(`idle database connection lost: ${error.message}`));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+
+  /** The run's immutable part (input and definition), for the run cache. */
+  async loadRun(runId: string): Promise<RunRow | null> {
+    const { rows } = await this.pool.query({
+      name: 'wf_load_run',
+      text: `SELECT id, workspace_id AS "workspaceId", input, definition FROM workflow_runs WHERE id = $1`,
+      values: [runId],
+    });
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Takes a step for this worker (workflow_claim_step, see its migration): a queued one, or a
+   * running one whose worker stopped beating. Null when there is nothing to do (done, cancelled, held).
+   */
+  async claim(stepRunId: string, attempt: number, staleMs: number, reads: string[], withRun: boolean): Promise<ClaimedStep | null> {
+    const { rows } = await this.pool.query<{ c: ClaimedStep | null }>({
+      name: 'wf_claim',
+      text: `SELECT workflow_claim_step($1, $2, $3, $4::text[], $5) AS c`,
+      values: [stepRunId, attempt, staleMs, reads, withRun],
+    });
+    return rows[0]?.c ?? null;
+  }
+
+  /** Proves these executions alive; returns the ids that are no longer theirs (to abort). */
+  async heartbeat(executions: Array<{ id: string; executions: number }>): Promise<Set<string>> {
+    if (executions.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ id: string }>({
+      name: 'wf_heartbeat',
+      text: `
+        UPDATE workflow_step_runs s SET heartbeat_at = now()
+          FROM unnest($1::uuid[], $2::int[]) AS e(id, executions)
+         WHERE s.id = e.id AND s.executions = e.executions AND s.status = 'running'
+        RETURNING s.id`,
+      values: [executions.map((e) => e.id), executions.map((e) => e.executions)],
+    });
+    const alive = new Set(rows.map((row) => row.id));
+    return new Set(executions.map((e) => e.id).filter((id) => !alive.has(id)));
+  }
+
+  /** Keeps what the execution needs to resume after a crash; false when the step is no longer this execution's. */
+  async saveCheckpoint(stepRunId: string, executions: number, value: unknown): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE workflow_step_runs SET checkpoint = $3::jsonb, heartbeat_at = now() WHERE id = $1 AND executions = $2 AND status = 'running'`,
+      [stepRunId, executions, json(value ?? null)],
+    );
+    return rowCount === 1;
+  }
+
+  /** Shutdown: gives the step back (queued again), so the handed-back job claims it at once. */
+  async release(stepRunId: string, executions: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE workflow_step_runs SET status = 'queued', heartbeat_at = NULL WHERE id = $1 AND executions = $2 AND status = 'running'`,
+      [stepRunId, executions],
+    );
+  }
+
+  /**
+   * Records how an execution ended and, in the same commit (one call of workflow_finish_step,
+   * see its migration), queues the steps it unblocks, skips those that can never run, and ends
+   * the run when it was the last step. The run's row is locked first, so steps finishing at
+   * once see each other (fan-in).
+   */
+  async finish(step: ClaimedStep, result: StepResult, graph: WorkflowGraph): Promise<FinishOutcome> {
+    if (result.status === 'retry') return this.scheduleRetry(step, result);
+    const definition = graph.steps.get(step.stepId);
+    const met = result.status === 'succeeded' || result.status === 'skipped' || (result.status === 'failed' && definition?.continueOnError === true);
+    const error = result.status === 'failed' ? result.error : null;
+    const output = result.status === 'succeeded' || result.status === 'failed' ? result.output : undefined;
+    const { rows } = await this.pool.query<{ r: FinishRow | null }>({
+      name: 'wf_finish',
+      text: `SELECT workflow_finish_step($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9::text[], $10::text[], $11::text[], $12::text[], $13) AS r`,
+      values: [
+        step.runId,
+        step.id,
+        step.executions,
+        result.status,
+        json(output),
+        error,
+        JSON.stringify(result.logs),
+        json(result.config),
+        met ? graph.dependents.get(step.stepId) ?? [] : [],
+        met ? [] : graph.descendants.get(step.stepId) ?? [],
+        graph.leaves,
+        graph.tolerated,
+        SKIPPED_UPSTREAM,
+      ],
+    });
+    const row = rows[0]?.r;
+    if (!row) return { recorded: false, ready: [], changes: [] };
+    const changes: StepChange[] = [{ stepId: step.stepId, status: result.status, attempt: step.attempt, error, output }];
+    for (const ready of row.ready) changes.push({ stepId: ready.stepId, status: 'queued', attempt: ready.attempt });
+    for (const skipped of row.skipped) changes.push({ stepId: skipped.stepId, status: 'skipped', attempt: skipped.attempt, error: SKIPPED_UPSTREAM });
+    return {
+      recorded: true,
+      ready: row.ready.map((ready) => ({ stepRunId: ready.id, runId: step.runId, stepId: ready.stepId, attempt: ready.attempt })),
+      changes,
+      run: row.run ?? undefined,
+      runStarted: row.runStarted,
+    };
+  }
+
+  private async scheduleRetry(step: ClaimedStep, result: Extract<StepResult, { status: 'retry' }>): Promise<FinishOutcome> {
+    const { rowCount } = await this.pool.query({
+      name: 'wf_retry_step',
+      text: `
+        UPDATE workflow_step_runs
+           SET status = 'queued', attempt = attempt + 1, error = $3, logs = $4::jsonb, config = $5::jsonb, output = NULL,
+               finished_at = clock_timestamp(), heartbeat_at = NULL, not_before = clock_timestamp() + make_interval(secs => $6::double precision / 1000)
+         WHERE id = $1 AND executions = $2 AND status = 'running'`,
+      values: [step.id, step.executions, result.error, JSON.stringify(result.logs), json(result.config), result.delayMs],
+    });
+    if (!rowCount) return { recorded: false, ready: [], changes: [] };
+    const attempt = step.attempt + 1;
+    return {
+      recorded: true,
+      ready: [{ stepRunId: step.id, runId: step.runId, stepId: step.stepId, attempt, delayMs: result.delayMs }],
+      changes: [{ stepId: step.stepId, status: 'queued', attempt, error: result.error }],
+    };
+  }
+
+  /** Work PostgreSQL shows unfinished: queued steps due now, and running ones whose worker went silent. */
+  async recoverable(staleMs: number): Promise<RecoverableStep[]> {
+    const { rows } = await this.pool.query<RecoverableStep>(
+      `SELECT s.id AS "stepRunId", s.run_id AS "runId", s.step_id AS "stepId", s.attempt, s.executions, s.status
+         FROM workflow_runs r JOIN workflow_step_runs s ON s.run_id = r.id
+        WHERE r.status IN ('queued', 'running')
+          AND ((s.status = 'queued' AND (s.not_before IS NULL OR s.not_before <= now()))
+            OR (s.status = 'running' AND s.heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)))`,
+      [staleMs],
+    );
+    return rows;
+  }
+}
+
+/** A jsonb parameter: undefined stays SQL NULL. */
+export function json(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}

@@ -1,0 +1,203 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { DomainError } from '../common/domain-error.js';
+import { Page } from '../common/pagination.js';
+import { WorkspaceScopedRepository } from '../common/workspace-scoped.repository.js';
+import { ListWorkflowRunsQueryDto, StartWorkflowRunDto } from './dto/workflow-run.dto.js';
+import { RunCache } from './run-cache.js';
+import { RunEvents } from './run-events.js';
+import { StepRun } from './step-run.entity.js';
+import type { ReadyStep, StepChange } from './step-run.store.js';
+import { DefinitionSnapshot, FINISHED_RUN_STATUSES, StepRunStatus } from './workflow-definition.js';
+import { WorkflowEngine } from './workflow-engine.js';
+import { WorkflowGraph } from './workflow-graph.js';
+import { WorkflowRun } from './workflow-run.entity.js';
+import { WorkflowsService } from './workflows.service.js';
+
+export const workflowRunNotFound = (id: string) => new DomainError('WORKFLOW_RUN_NOT_FOUND', `Workflow run ${id} does not exist`);
+
+export interface RunDetail {
+  run: WorkflowRun;
+  steps: StepRun[];
+}
+
+/** Starting, reading, cancelling and retrying runs. The engine moves them forward. */
+@Injectable()
+export class WorkflowRunsService {
+  readonly runs: WorkspaceScopedRepository<WorkflowRun>;
+
+  constructor(
+    @InjectRepository(WorkflowRun) repository: Repository<WorkflowRun>,
+    @InjectRepository(StepRun) private readonly stepRuns: Repository<StepRun>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly workflows: WorkflowsService,
+    private readonly engine: WorkflowEngine,
+    private readonly cache: RunCache,
+    private readonly events: RunEvents,
+    private readonly config: AppConfig,
+  ) {
+    this.runs = new WorkspaceScopedRepository(repository, workflowRunNotFound);
+  }
+
+  /** Snapshots the workflow's current definition, records the run and its steps, and queues the first steps. */
+  async start(workspaceId: string, workflowId: string, dto: StartWorkflowRunDto): Promise<RunDetail> {
+    const workflow = await this.workflows.get(workspaceId, workflowId);
+    const input = dto.input ?? {};
+    const bytes = Buffer.byteLength(JSON.stringify(input));
+    if (bytes > this.config.MAX_WORKFLOW_INPUT_BYTES) {
+      const message = `input is ${bytes} bytes of JSON; MAX_WORKFLOW_INPUT_BYTES is ${this.config.MAX_WORKFLOW_INPUT_BYTES}`;
+      throw new DomainError('WORKFLOW_INPUT_INVALID', message, [{ field: 'input', rule: 'max-input-bytes', message }]);
+    }
+    const definition: DefinitionSnapshot = { name: workflow.name, version: workflow.version, steps: workflow.steps };
+    const graph = new WorkflowGraph(definition.steps);
+    const roots = new Set(graph.roots);
+    const { run, steps } = await this.dataSource.transaction(async (manager) => {
+      const run = this.runs.create(workspaceId, {
+        workflowId,
+        workflowVersion: workflow.version,
+        definition,
+        input,
+        status: 'queued',
+        output: null,
+        error: null,
+        remainingSteps: definition.steps.length,
+        startedAt: null,
+        finishedAt: null,
+      });
+      await this.runs.save(workspaceId, run, manager);
+      const rows = definition.steps.map((step) =>
+        manager.create(StepRun, {
+          runId: run.id,
+          stepId: step.id,
+          type: step.type,
+          status: roots.has(step.id) ? 'queued' : 'pending',
+          attempt: 1,
+          lastAttempt: step.retry?.attempts ?? 1,
+          remainingNeeds: step.needs?.length ?? 0,
+          config: null,
+          output: null,
+          error: null,
+          logs: [],
+          startedAt: null,
+          finishedAt: null,
+        }),
+      );
+      return { run, steps: await manager.save(StepRun, rows) };
+    });
+    this.cache.put({ id: run.id, workspaceId, input, definition, graph });
+    await this.engine.dispatch(steps.filter((step) => step.status === 'queued').map((step) => readyOf(step)));
+    // As recorded: the steps may already be running, which getWorkflowRun and the events show.
+    return { run, steps };
+  }
+
+  async get(workspaceId: string, id: string): Promise<RunDetail> {
+    const run = await this.runs.get(workspaceId, id);
+    const steps = await this.stepRuns.find({ where: { runId: run.id } });
+    const order = new Map(run.definition.steps.map((step, index) => [step.id, index]));
+    steps.sort((a, b) => (order.get(a.stepId) ?? 0) - (order.get(b.stepId) ?? 0));
+    return { run, steps };
+  }
+
+  async list(workspaceId: string, workflowId: string, query: ListWorkflowRunsQueryDto): Promise<Page<WorkflowRun>> {
+    await this.workflows.get(workspaceId, workflowId);
+    const builder = this.runs
+      .query(workspaceId, 'r')
+      .andWhere('r.workflow_id = :workflowId', { workflowId })
+      .orderBy('r.created_at', 'DESC')
+      .addOrderBy('r.id')
+      .take(query.limit)
+      .skip(query.offset);
+    if (query.status) builder.andWhere('r.status = :status', { status: query.status });
+    const [items, total] = await builder.getManyAndCount();
+    return { items, total, limit: query.limit, offset: query.offset };
+  }
+
+  /** Queued and pending steps will not run; running ones are aborted wherever they run. A cancelled run is left as it is. */
+  async cancel(workspaceId: string, id: string): Promise<RunDetail> {
+    const changes = await this.dataSource.transaction(async (manager) => {
+      const run = await this.runs.lock(manager, workspaceId, id);
+      if (run.status === 'cancelled') return null;
+      if (FINISHED_RUN_STATUSES.has(run.status)) {
+        throw new DomainError('WORKFLOW_RUN_FINISHED', `Workflow run ${id} already ${run.status}; only a queued or running run can be cancelled`);
+      }
+      const result = await manager
+        .createQueryBuilder()
+        .update(StepRun)
+        .set({ status: 'cancelled', finishedAt: () => 'clock_timestamp()', heartbeatAt: null, notBefore: null })
+        .where('run_id = :id AND status IN (:...active)', { id, active: ['pending', 'queued', 'running'] })
+        .returning(['step_id', 'attempt'])
+        .execute();
+      run.status = 'cancelled';
+      run.error = 'Cancelled';
+      run.finishedAt = new Date();
+      await this.runs.save(workspaceId, run, manager);
+      return (result.raw as Array<{ step_id: string; attempt: number }>).map((row): StepChange => ({ stepId: row.step_id, status: 'cancelled', attempt: row.attempt }));
+    });
+    if (changes) {
+      this.engine.abortRun(id, 'cancelled');
+      this.events.control({ type: 'cancel', runId: id });
+      this.engine.announce(id, { changes, run: { status: 'cancelled', error: 'Cancelled', output: null } });
+    }
+    return this.get(workspaceId, id);
+  }
+
+  /**
+   * Resumes a failed run: its failed, skipped and cancelled steps start again (a new attempt,
+   * with a fresh retry budget); what succeeded is kept, outputs included.
+   */
+  async retry(workspaceId: string, id: string): Promise<RunDetail> {
+    const { ready, changes } = await this.dataSource.transaction(async (manager) => {
+      const run = await this.runs.lock(manager, workspaceId, id);
+      if (run.status !== 'failed') {
+        throw new DomainError('WORKFLOW_RUN_NOT_RETRYABLE', `Workflow run ${id} is ${run.status}; only a failed run can be retried`);
+      }
+      const graph = new WorkflowGraph(run.definition.steps);
+      const steps = await manager.find(StepRun, { where: { runId: run.id } });
+      const again = steps.filter((step) => step.status === 'failed' || step.status === 'skipped' || step.status === 'cancelled');
+      for (const step of again) {
+        const definition = graph.steps.get(step.stepId);
+        Object.assign(step, {
+          status: 'pending',
+          attempt: step.attempt + 1,
+          lastAttempt: step.attempt + (definition?.retry?.attempts ?? 1),
+          error: null,
+          output: null,
+          config: null,
+          logs: [],
+          notBefore: null,
+          heartbeatAt: null,
+          startedAt: null,
+          finishedAt: null,
+        } satisfies Partial<StepRun>);
+      }
+      const decision = graph.decide(new Map(steps.map((step) => [step.stepId, step.status as StepRunStatus])));
+      const queued = new Set(decision.ready);
+      // The counters workflow_finish_step works with: needs not met yet, steps not finished yet.
+      const met = new Set(steps.filter((step) => step.status === 'succeeded').map((step) => step.stepId));
+      for (const step of again) {
+        if (queued.has(step.stepId)) step.status = 'queued';
+        step.remainingNeeds = (graph.steps.get(step.stepId)?.needs ?? []).filter((need) => !met.has(need)).length;
+      }
+      if (again.length > 0) await manager.save(StepRun, again);
+      run.remainingSteps = again.length;
+      run.status = 'queued';
+      run.error = null;
+      run.output = null;
+      run.finishedAt = null;
+      await this.runs.save(workspaceId, run, manager);
+      return {
+        ready: again.filter((step) => step.status === 'queued').map((step) => readyOf(step)),
+        changes: again.map((step): StepChange => ({ stepId: step.stepId, status: step.status, attempt: step.attempt })),
+      };
+    });
+    await this.engine.dispatch(ready);
+    this.engine.announce(id, { changes, run: { status: 'queued', error: null, output: null } });
+    return this.get(workspaceId, id);
+  }
+}
+
+function readyOf(step: StepRun): ReadyStep {
+  return { stepRunId: step.id, runId: step.runId, stepId: step.stepId, attempt: step.attempt };
+}
