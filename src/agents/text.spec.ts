@@ -16,7 +16,7 @@ describe('agent text helpers', () => {
 
   it('redacts secrets and any Forgeline token', () => {
     const token = `fl_${'A'.repeat(43)}`;
-    expect(redact(`key sk-ant-secret-123 and ${token}`, ['sk-ant-secret-123'])).toBe('key [redacted] and fl_[redacted]');
+    expect(redact(`key fake-llm-secret-123 and ${token}`, ['fake-llm-secret-123'])).toBe('key [redacted] and fl_[redacted]');
   });
 
   it('returns UTF-8 as text and anything else as base64', () => {

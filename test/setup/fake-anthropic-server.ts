@@ -90,7 +90,7 @@ export class FakeAnthropicServer {
   url = '';
 
   /** @param apiKey the key every request must carry in x-api-key. */
-  constructor(readonly apiKey = 'sk-ant-fake-test-key-0123456789abcdef') {}
+  constructor(readonly apiKey = 'fake-llm-test-key-0123456789abcdef') {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
