@@ -9,16 +9,18 @@
  * Every Forgeline tree is checked against the tree git builds from the same files.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { int, median, seconds, throughputRow } from './support/format.js';
 import { onCleanup } from './support/cleanup.js';
 import { startService } from './support/service.js';
 import type { Service } from './support/service.js';
+import { makeSourceFiles, writeTree } from './support/source-files.js';
+import type { SourceFile } from './support/source-files.js';
 import type { Bench, BenchRow } from './support/types.js';
 
 const execFileAsync = promisify(execFile);
@@ -43,49 +45,9 @@ const GIT_ENV = {
 
 const git = async (args: string[], cwd?: string) => (await execFileAsync('git', args, { cwd, env: GIT_ENV, maxBuffer: 64 * 1024 * 1024 })).stdout.trim();
 
-interface SourceFile {
-  path: string;
-  content: string;
-  executable: boolean;
-}
-
-/** mulberry32: a small seeded PRNG, so every run writes the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const WORDS = ['agent', 'build', 'cache', 'delta', 'event', 'fetch', 'graph', 'index', 'job', 'key', 'limit', 'model', 'node', 'order',
-  'patch', 'queue', 'route', 'state', 'token', 'user', 'value', 'worker', 'yield', 'zone', 'async', 'await', 'return', 'const'];
-
-/** Code-like text of about FILE_BYTES bytes, in folders of 50 (two levels), one in 20 executable. */
-function makeFiles(count: number, seed: number): SourceFile[] {
-  const random = prng(seed);
-  const word = () => WORDS[Math.floor(random() * WORDS.length)];
-  return Array.from({ length: count }, (_, index) => {
-    let content = '';
-    const size = FILE_BYTES - 512 + Math.floor(random() * 1024);
-    while (content.length < size) {
-      const n = Math.floor(random() * 100_000);
-      content += `export const ${word()}${n} = ${word()}(${n}, '${word()} ${word()}', ${Math.floor(random() * 1e9)});\n`;
-    }
-    return { path: `pkg${index % 10}/mod${Math.floor(index / 50)}/file${index}.ts`, content: `${content.slice(0, size - 1)}\n`, executable: index % 20 === 0 };
-  });
-}
-
-function writeTree(root: string, files: SourceFile[]): void {
-  for (const file of files) {
-    const path = join(root, file.path);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, file.content, { mode: file.executable ? 0o755 : 0o644 });
-  }
-}
+/** About 4 KiB each (± 512 bytes), under ten top folders, one in 20 executable. */
+const exportFiles = (count: number, seed: number) =>
+  makeSourceFiles(count, seed, { bytes: FILE_BYTES, jitter: 1024, path: (i) => `pkg${i % 10}/mod${Math.floor(i / 50)}/file${i}.ts`, executable: (i) => i % 20 === 0 });
 
 async function upload(service: Service, projectId: string, files: SourceFile[]): Promise<void> {
   const body = { files: files.map((file) => ({ path: file.path, content: file.content, encoding: 'utf8', executable: file.executable })) };
@@ -183,7 +145,7 @@ const bench: Bench = {
     const work = join(scratch, 'work');
     const remotes = join(scratch, 'remotes');
     mkdirSync(remotes);
-    const files = makeFiles(FILES, 42);
+    const files = exportFiles(FILES, 42);
     writeTree(work, files);
     ctx.log(`${FILES} files (${int(files.reduce((sum, f) => sum + f.content.length, 0) / 1024)} KiB) written to ${work}`);
 
@@ -194,7 +156,7 @@ const bench: Bench = {
     try {
       // Warm-up: the first export of the process loads isomorphic-git and compiles the hot paths.
       const warm = await service.json<{ id: string }>('POST', '/api/projects', { name: 'bench warm-up' });
-      await upload(service, warm.id, makeFiles(200, 7));
+      await upload(service, warm.id, exportFiles(200, 7));
       await timedExport(service, warm.id);
 
       // Cold: one new project (empty repository) per run, against a new git directory per run.

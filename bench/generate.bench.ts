@@ -6,13 +6,15 @@
  * - streaming the project as tar.gz (GET /api/projects/{id}/archive) vs `tar -czf -`.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { int, median, mib, ratio, seconds } from './support/format.js';
 import { startService } from './support/service.js';
 import type { Service } from './support/service.js';
+import { makeSourceFiles, writeTree } from './support/source-files.js';
+import type { SourceFile } from './support/source-files.js';
 import type { Bench, BenchRow } from './support/types.js';
 
 const run = promisify(execFile);
@@ -25,40 +27,6 @@ const MATERIALISE_FLOOR = 0.5; // within 2× of tar -xf
 const INCREMENTAL_SHARE = 0.15; // under 15% of a full generation
 const ARCHIVE_FLOOR = 0.5; // within 2× of tar -czf
 const UPLOAD_BATCH = 1_000;
-
-interface SourceFile {
-  path: string;
-  content: string;
-}
-
-/** mulberry32: a small seeded PRNG, so every run writes the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const WORDS = ['agent', 'build', 'cache', 'delta', 'event', 'fetch', 'graph', 'index', 'job', 'key', 'limit', 'model', 'node', 'order',
-  'patch', 'queue', 'route', 'state', 'token', 'user', 'value', 'worker', 'yield', 'zone', 'async', 'await', 'return', 'const'];
-
-/** Code-like text of exactly FILE_BYTES bytes (it compresses like source code), in folders of 50 files. */
-function makeFiles(count: number, seed: number): SourceFile[] {
-  const random = prng(seed);
-  const word = () => WORDS[Math.floor(random() * WORDS.length)];
-  return Array.from({ length: count }, (_, index) => {
-    let content = '';
-    while (content.length < FILE_BYTES) {
-      const n = Math.floor(random() * 100_000);
-      content += `export const ${word()}${n} = ${word()}(${n}, '${word()} ${word()}', ${Math.floor(random() * 1e9)});\n`;
-    }
-    return { path: `src/mod${Math.floor(index / 50)}/file${index}.ts`, content: `${content.slice(0, FILE_BYTES - 1)}\n` };
-  });
-}
 
 async function upload(service: Service, projectId: string, files: SourceFile[]): Promise<void> {
   for (let start = 0; start < files.length; start += UPLOAD_BATCH) {
@@ -150,12 +118,9 @@ const bench: Bench = {
     const scratch = mkdtempSync(join(tmpdir(), 'fl-bench-generate-'));
     const service = await startService({ env: { WORKSPACES_DIR: join(scratch, 'workspaces') } });
     try {
-      const files = makeFiles(FILES, 42);
+      const files = makeSourceFiles(FILES, 42);
       const sourceDir = join(scratch, 'source');
-      for (const file of files) {
-        mkdirSync(join(sourceDir, dirname(file.path)), { recursive: true });
-        writeFileSync(join(sourceDir, file.path), file.content);
-      }
+      writeTree(sourceDir, files);
       const tarball = join(scratch, 'files.tar');
       await run('tar', ['-cf', tarball, '-C', sourceDir, 'src']);
       let extractions = 0;
@@ -187,7 +152,7 @@ const bench: Bench = {
       // 2. After 1% of the files changed (the upload is not timed).
       const incrementalMs: number[] = [];
       for (let i = 1; i <= RUNS; i++) {
-        const changed = files.filter((_, index) => index % 100 === i).map((file) => ({ path: file.path, content: `// run ${i}\n${file.content.slice(12)}` }));
+        const changed = files.filter((_, index) => index % 100 === i).map((file) => ({ ...file, content: `// run ${i}\n${file.content.slice(12)}` }));
         await upload(service, projectId, changed);
         await settle();
         const incremental = await generate(service, projectId, CHANGED);

@@ -8,6 +8,8 @@ import pg from 'pg';
 import { int, limitRow, median, mib, MiB, seconds, throughputRow } from './support/format.js';
 import { startService } from './support/service.js';
 import type { Service } from './support/service.js';
+import { makeSourceFiles } from './support/source-files.js';
+import type { SourceFile } from './support/source-files.js';
 import type { Bench, BenchRow } from './support/types.js';
 
 const FILES = 5_000;
@@ -16,41 +18,6 @@ const WARMUP_FILES = 500;
 const RUNS = 3;
 const RATIO_FLOOR = 0.33;
 const MEMORY_LIMIT = 400 * MiB;
-
-interface SourceFile {
-  path: string;
-  content: string;
-}
-
-/** mulberry32: a small seeded PRNG, so every run writes the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const WORDS = ['agent', 'build', 'cache', 'delta', 'event', 'fetch', 'graph', 'index', 'job', 'key', 'limit', 'model',
-  'node', 'order', 'patch', 'queue', 'route', 'state', 'token', 'user', 'value', 'worker', 'yield', 'zone', 'async',
-  'await', 'return', 'const', 'let', 'if', 'else', 'for', 'of', 'new', 'this', 'map', 'filter', 'reduce', 'string', 'number'];
-
-/** `count` files of exactly FILE_BYTES ASCII bytes of code-like pseudo-random text, nested `src/modN/fileM.ts`. */
-function makeFiles(count: number, seed: number, folder = 'src'): SourceFile[] {
-  const random = prng(seed);
-  const word = () => WORDS[Math.floor(random() * WORDS.length)];
-  return Array.from({ length: count }, (_, index) => {
-    let content = '';
-    while (content.length < FILE_BYTES) {
-      const n = Math.floor(random() * 100_000);
-      content += `export const ${word()}${n} = ${word()}(${n}, '${word()} ${word()} ${word()}', ${Math.floor(random() * 1e9)});\n`;
-    }
-    return { path: `${folder}/mod${Math.floor(index / 50)}/file${index}.ts`, content: `${content.slice(0, FILE_BYTES - 1)}\n` };
-  });
-}
 
 async function createProject(service: Service, name: string): Promise<string> {
   const project = await service.json<{ id: string }>('POST', '/api/projects', { name });
@@ -105,9 +72,9 @@ const bench: Bench = {
   name: 'upsert-files',
   description: `one PUT of ${FILES} × 4 KiB files vs raw pg multi-row INSERT; service peak memory`,
   async run(ctx): Promise<BenchRow[]> {
-    const files = makeFiles(FILES, 42);
+    const files = makeSourceFiles(FILES, 42);
     const body = JSON.stringify({ files: files.map((file) => ({ path: file.path, content: file.content, encoding: 'utf8' })) });
-    const warmupFiles = makeFiles(WARMUP_FILES, 7, 'warmup');
+    const warmupFiles = makeSourceFiles(WARMUP_FILES, 7, { path: (i) => `warmup/mod${Math.floor(i / 50)}/file${i}.ts` });
     const warmupBody = JSON.stringify({ files: warmupFiles.map((file) => ({ path: file.path, content: file.content, encoding: 'utf8' })) });
     ctx.log(`request body ${mib(Buffer.byteLength(body))} (${FILES} files, ${mib(FILES * FILE_BYTES)} of content)`);
 
