@@ -67,16 +67,10 @@ export class AgentRunsService {
 
   async list(workspaceId: string, agentId: string, query: ListAgentRunsQueryDto): Promise<Page<AgentRun>> {
     await this.agents.get(workspaceId, agentId);
-    const builder = this.runs
-      .query(workspaceId, 'r')
-      .andWhere('r.agent_id = :agentId', { agentId })
-      .orderBy('r.created_at', 'DESC')
-      .addOrderBy('r.id')
-      .take(query.limit)
-      .skip(query.offset);
-    if (query.status) builder.andWhere('r.status = :status', { status: query.status });
-    const [items, total] = await builder.getManyAndCount();
-    return { items, total, limit: query.limit, offset: query.offset };
+    return this.runs.page(workspaceId, query, (builder) => {
+      builder.andWhere('e.agent_id = :agentId', { agentId });
+      if (query.status) builder.andWhere('e.status = :status', { status: query.status });
+    });
   }
 
   /**

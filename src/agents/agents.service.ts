@@ -44,14 +44,7 @@ export class AgentsService {
   }
 
   async list(workspaceId: string, query: PageQueryDto): Promise<Page<Agent>> {
-    const [items, total] = await this.agents
-      .query(workspaceId, 'a')
-      .orderBy('a.created_at', 'DESC')
-      .addOrderBy('a.id')
-      .take(query.limit)
-      .skip(query.offset)
-      .getManyAndCount();
-    return { items, total, limit: query.limit, offset: query.offset };
+    return this.agents.page(workspaceId, query);
   }
 
   get(workspaceId: string, id: string): Promise<Agent> {

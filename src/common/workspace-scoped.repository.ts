@@ -1,5 +1,6 @@
 import { EntityManager, FindOptionsWhere, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { DomainError } from './domain-error.js';
+import type { Page } from './pagination.js';
 
 export interface WorkspaceOwned extends ObjectLiteral {
   id: string;
@@ -24,6 +25,16 @@ export class WorkspaceScopedRepository<T extends WorkspaceOwned> {
   /** A query builder already restricted to the workspace, aliased `alias`. */
   query(workspaceId: string, alias: string): SelectQueryBuilder<T> {
     return this.repository.createQueryBuilder(alias).where(`${alias}.workspace_id = :workspaceId`, { workspaceId });
+  }
+
+  /**
+   * A page of the workspace's rows, newest first. `filter` narrows the query; the rows' alias is `e`.
+   */
+  async page(workspaceId: string, page: { limit: number; offset: number }, filter?: (builder: SelectQueryBuilder<T>) => void): Promise<Page<T>> {
+    const builder = this.query(workspaceId, 'e').orderBy('e.created_at', 'DESC').addOrderBy('e.id', 'DESC').take(page.limit).skip(page.offset);
+    filter?.(builder);
+    const [items, total] = await builder.getManyAndCount();
+    return { items, total, limit: page.limit, offset: page.offset };
   }
 
   findOne(workspaceId: string, id: string): Promise<T | null> {

@@ -150,15 +150,7 @@ export class ExportsService {
 
   async list(workspaceId: string, projectId: string, query: PageQueryDto): Promise<Page<RepositoryExport>> {
     await this.projects.get(workspaceId, projectId);
-    const [items, total] = await this.exports
-      .query(workspaceId, 'e')
-      .andWhere('e.project_id = :projectId', { projectId })
-      .orderBy('e.created_at', 'DESC')
-      .addOrderBy('e.id', 'DESC')
-      .take(query.limit)
-      .skip(query.offset)
-      .getManyAndCount();
-    return { items, total, limit: query.limit, offset: query.offset };
+    return this.exports.page(workspaceId, query, (builder) => builder.andWhere('e.project_id = :projectId', { projectId }));
   }
 
   /** The branch's history, newest first; empty before the first export. */

@@ -37,10 +37,9 @@ export class ProjectsService {
   }
 
   async list(workspaceId: string, query: ListProjectsQueryDto): Promise<Page<GeneratedProject>> {
-    const builder = this.projects.query(workspaceId, 'p').orderBy('p.created_at', 'DESC').addOrderBy('p.id').take(query.limit).skip(query.offset);
-    if (query.q) builder.andWhere('(p.name ILIKE :q OR p.slug ILIKE :q)', { q: `%${escapeLike(query.q)}%` });
-    const [items, total] = await builder.getManyAndCount();
-    return { items, total, limit: query.limit, offset: query.offset };
+    return this.projects.page(workspaceId, query, (builder) => {
+      if (query.q) builder.andWhere('(e.name ILIKE :q OR e.slug ILIKE :q)', { q: `%${escapeLike(query.q)}%` });
+    });
   }
 
   get(workspaceId: string, id: string): Promise<GeneratedProject> {

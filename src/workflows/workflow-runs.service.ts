@@ -102,16 +102,10 @@ export class WorkflowRunsService {
 
   async list(workspaceId: string, workflowId: string, query: ListWorkflowRunsQueryDto): Promise<Page<WorkflowRun>> {
     await this.workflows.get(workspaceId, workflowId);
-    const builder = this.runs
-      .query(workspaceId, 'r')
-      .andWhere('r.workflow_id = :workflowId', { workflowId })
-      .orderBy('r.created_at', 'DESC')
-      .addOrderBy('r.id')
-      .take(query.limit)
-      .skip(query.offset);
-    if (query.status) builder.andWhere('r.status = :status', { status: query.status });
-    const [items, total] = await builder.getManyAndCount();
-    return { items, total, limit: query.limit, offset: query.offset };
+    return this.runs.page(workspaceId, query, (builder) => {
+      builder.andWhere('e.workflow_id = :workflowId', { workflowId });
+      if (query.status) builder.andWhere('e.status = :status', { status: query.status });
+    });
   }
 
   /** Queued and pending steps will not run; running ones are aborted wherever they run. A cancelled run is left as it is. */

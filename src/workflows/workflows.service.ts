@@ -50,14 +50,7 @@ export class WorkflowsService {
   }
 
   async list(workspaceId: string, query: PageQueryDto): Promise<Page<Workflow>> {
-    const [items, total] = await this.workflows
-      .query(workspaceId, 'w')
-      .orderBy('w.created_at', 'DESC')
-      .addOrderBy('w.id')
-      .take(query.limit)
-      .skip(query.offset)
-      .getManyAndCount();
-    return { items, total, limit: query.limit, offset: query.offset };
+    return this.workflows.page(workspaceId, query);
   }
 
   get(workspaceId: string, id: string): Promise<Workflow> {
