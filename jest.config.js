@@ -14,4 +14,9 @@ export default {
   globalSetup: '<rootDir>/test/setup/global-setup.js',
   globalTeardown: '<rootDir>/test/setup/global-teardown.js',
   testTimeout: 60000,
+  // One test file at a time (the suite starts real services and child processes on 2 cores),
+  // in a worker process rather than jest's own: a file that hangs or exits cannot take the run
+  // down, and a worker grown large with ES modules is replaced.
+  maxWorkers: 1,
+  workerIdleMemoryLimit: '1GB',
 };

@@ -7,7 +7,7 @@ import { DomainError } from '../common/domain-error.js';
 import { JobContext, JobQueue } from '../queue/job-queue.js';
 import { ExportJob, EXPORT_JOB, ExportsService, inlineCredentialContext } from './exports.service.js';
 import { GitCredentialsService } from './git-credentials.service.js';
-import { RefConflictError } from './git.service.js';
+import { RefConflictError, RefLockedError } from './git.service.js';
 import { PushCredentials, PushFailure } from './push-error.js';
 import { redact } from './remote-url.js';
 import { CommitOutcome, ExportFailure, RepositoryExporter } from './repository-exporter.js';
@@ -140,5 +140,6 @@ function describe(error: unknown, credentials?: PushCredentials): { message: str
   if (error instanceof TreeEntryError) return { message: `the project holds a path Git must not store: ${error.message}`, permanent: true };
   if (error instanceof DomainError) return { message: redact(error.message, secrets), permanent: true };
   if (error instanceof RefConflictError) return { message: `the branch moved during the export (${error.message})`, permanent: false };
+  if (error instanceof RefLockedError) return { message: error.message, permanent: false };
   return { message: redact(error instanceof Error ? error.message : String(error), secrets), permanent: false };
 }

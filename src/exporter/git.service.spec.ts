@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/app-config.js';
 import { EMPTY_TREE_OID, encodeCommitBody, encodeObject, encodeTreeBody } from './git-objects.js';
-import { GitService, RefConflictError } from './git.service.js';
+import { GitService, RefConflictError, RefLockedError } from './git.service.js';
 import { OutboundHttp } from './outbound-http.js';
 
 const env = { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
@@ -63,6 +63,22 @@ describe('GitService: repositories, objects and compare-and-swap refs', () => {
       if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(RefConflictError);
     }
     git(gitdir, 'fsck', '--strict');
+  });
+
+  it('removes a ref lock left by a writer that died, and waits out a live one', async () => {
+    const { gitdir } = await service.open(randomUUID());
+    const first = commit(EMPTY_TREE_OID, [], 'first');
+    await service.writeObjects(gitdir, [encodeObject('tree', encodeTreeBody([])), first]);
+    const lock = join(gitdir, 'refs', 'heads', 'main.lock');
+    mkdirSync(join(gitdir, 'refs', 'heads'), { recursive: true });
+    writeFileSync(lock, '');
+    await expect(service.updateRef(gitdir, 'refs/heads/main', null, first.oid)).rejects.toBeInstanceOf(RefLockedError);
+    expect(git(gitdir, 'for-each-ref')).toBe('');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(lock, minuteAgo, minuteAgo);
+    await service.updateRef(gitdir, 'refs/heads/main', null, first.oid);
+    expect(git(gitdir, 'rev-parse', 'main')).toBe(first.oid);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('reads refs that git packed, and updates them', async () => {

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -23,6 +23,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SHA = /^[0-9a-f]{40}$/;
 /** Lock files of a ref update are retried this long when another writer holds one. */
 const REF_LOCK_WAIT_MS = 2_000;
+/**
+ * A writer holds a ref's lock file for the microseconds of a read, a write and a rename; one
+ * older than this was left by a process that died in between, and is removed.
+ */
+const REF_LOCK_STALE_MS = 10_000;
 
 /** The branch moved between reading it and updating it: nothing was changed. */
 export class RefConflictError extends Error {
@@ -33,6 +38,14 @@ export class RefConflictError extends Error {
   ) {
     super(`${ref} is at ${actual ?? '(none)'} instead of ${expected ?? '(none)'}: another writer moved it`);
     this.name = 'RefConflictError';
+  }
+}
+
+/** Another writer holds the ref's lock file: nothing was changed. */
+export class RefLockedError extends Error {
+  constructor(readonly ref: string) {
+    super(`${ref} is locked by another writer (${ref}.lock exists)`);
+    this.name = 'RefLockedError';
   }
 }
 
@@ -131,7 +144,7 @@ export class GitService {
     const path = join(gitdir, ref);
     const lock = `${path}.lock`;
     await mkdir(join(path, '..'), { recursive: true });
-    const handle = await this.acquireLockFile(lock);
+    const handle = await this.acquireLockFile(lock, ref);
     try {
       const actual = await this.readRef(gitdir, ref);
       if (actual !== expected) throw new RefConflictError(ref, expected, actual);
@@ -280,16 +293,27 @@ export class GitService {
     return names.filter((name) => /^pack-[0-9a-f]{40}\.pack$/.test(name)).map((name) => `P ${name}\n`).join('') + '\n';
   }
 
-  private async acquireLockFile(lock: string) {
+  private async acquireLockFile(lock: string, ref: string) {
     const deadline = Date.now() + REF_LOCK_WAIT_MS;
     for (;;) {
       try {
         return await open(lock, 'wx');
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() > deadline) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if (await this.removeIfStale(lock)) continue;
+        if (Date.now() > deadline) throw new RefLockedError(ref);
         await new Promise((resolveWait) => setTimeout(resolveWait, 20));
       }
     }
+  }
+
+  private async removeIfStale(lock: string): Promise<boolean> {
+    const info = await stat(lock).catch(() => null);
+    if (!info) return true; // Gone meanwhile: try again at once.
+    if (Date.now() - info.mtimeMs < REF_LOCK_STALE_MS) return false;
+    this.logger.warn(`removing ${lock}, left by a writer that died ${Math.round((Date.now() - info.mtimeMs) / 1000)} s ago`);
+    await unlink(lock).catch(() => undefined);
+    return true;
   }
 
   /** The git CLI, with no user or system configuration and no prompts. */

@@ -1,7 +1,4 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -10,6 +7,7 @@ import { JobQueue } from '../../src/queue/job-queue.js';
 import { createWorker } from '../../src/worker.js';
 import { startGitHttpServer, GitHttpServer } from '../setup/git-http-server.js';
 import { git, scratch } from '../utils/git-cli.js';
+import { freePort, spawnService, untilOutput, WORKER } from '../utils/service-process.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -157,50 +155,25 @@ describeRedis(REDIS_URL ? 'exporter with Redis: the app enqueues, separate worke
     expect((await git(['--git-dir', join(repos.path, `${p.id}.git`), 'rev-list', '--count', 'main'])).trim()).toBe('1');
   });
 
-  const compiled = join(process.cwd(), 'dist', 'src', 'worker.js');
-  (existsSync(compiled) ? it : it.skip)(`runs as its own process with \`npm run start:worker\` (node dist/src/worker.js), serving no HTTP${existsSync(compiled) ? '' : ': SKIPPED, run npm run build first'}`, async () => {
+  it('runs as its own process with `npm run start:worker` (node dist/src/worker.js), serving no HTTP', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [compiled], {
-      env: {
-        ...process.env,
-        ...shared(),
-        DATABASE_URL: t.databaseUrl,
-        SECRETS_KEY: t.config.SECRETS_KEY as string,
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        DATA_DIR: '.data/test',
-        WORKER_CONCURRENCY: '2',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const worker = spawnService(WORKER, {
+      ...shared(),
+      DATABASE_URL: t.databaseUrl,
+      SECRETS_KEY: t.config.SECRETS_KEY as string,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      DATA_DIR: '.data/test',
+      WORKER_CONCURRENCY: '2',
     });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 30_000;
-      while (!output.includes('Forgeline worker running bull jobs')) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the worker did not start:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await untilOutput(worker, 'Forgeline worker running bull jobs', 30_000);
       await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
       const p = await project();
       const accepted = await t.api.post(`/api/projects/${p.id}/exports`).send({}).expect(202);
       expect(await waitFor(accepted.body.id)).toMatchObject({ status: 'succeeded' });
     } finally {
-      child.kill('SIGTERM');
+      expect(await worker.stop()).toBe(0);
     }
-    expect(await exited).toBe(0);
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

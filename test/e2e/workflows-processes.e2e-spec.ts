@@ -4,63 +4,18 @@
  * SIGKILL in the middle of a step, and an events stream served by one process while the steps
  * run in another.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort, MAIN, ServiceProcess, spawnService, until, WORKER } from '../utils/service-process.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
+import { createTestDatabase, TestDatabase } from '../utils/test-database.js';
 
 const REDIS_URL = process.env.REDIS_URL;
-const MAIN = join(process.cwd(), 'dist', 'src', 'main.js');
-const WORKER = join(process.cwd(), 'dist', 'src', 'worker.js');
-
-interface Child {
-  process: ChildProcess;
-  output: () => string;
-}
-
-/** A service process of its own (`node dist/src/main.js`, or the worker), its output kept for failure messages. */
-function spawnService(script: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, [script], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  return { process: child, output: () => output };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs: number, child?: Child): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${child ? `\n--- process output ---\n${child.output()}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function kill(child: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!child || child.process.exitCode !== null || child.process.signalCode) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.process.once('exit', () => resolve());
-    child.process.kill(signal);
-  });
-}
-
 /** An HTTP server whose first request hangs (the step is "in the middle"); later ones answer at once. */
 interface SlowServer {
   url: string;
@@ -94,26 +49,6 @@ async function startSlowServer(): Promise<SlowServer> {
   };
 }
 
-async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const serverUrl = process.env.DATABASE_URL!;
-  const name = `fl_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const cleanup = new pg.Client({ connectionString: serverUrl });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleanup.end();
-    },
-  };
-}
-
 const crashWorkflow = (slowUrl: string) => [
   { id: 'project', type: 'create_project', config: { name: 'Crash test' } },
   { id: 'call', type: 'http_request', needs: ['project'], config: { url: `${slowUrl}/answer`, timeoutMs: 20_000 } },
@@ -132,15 +67,15 @@ const MODES: Array<[string, boolean]> = [
 
 describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, redis) => {
   const runIt = !redis || REDIS_URL ? it : it.skip;
-  const children: Child[] = [];
+  const children: ServiceProcess[] = [];
   let slow: SlowServer | undefined;
-  let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
+  let database: TestDatabase | undefined;
   let app: TestApp | undefined;
   let dataDir: string | undefined;
   const pools: pg.Pool[] = [];
 
   afterAll(async () => {
-    for (const child of children) await kill(child, 'SIGKILL');
+    for (const child of children) await child.stop('SIGKILL');
     for (const pool of pools) await pool.end();
     await app?.close();
     await slow?.close();
@@ -149,7 +84,6 @@ describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, 
   });
 
   runIt('leads to the step running again in another worker, and the run succeeding', async () => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.build.json)`);
     slow = await startSlowServer();
     dataDir = mkdtempSync(join(tmpdir(), 'fl-wf-crash-'));
     const token = `fl_${randomBytes(32).toString('base64url')}`;
@@ -166,7 +100,7 @@ describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, 
     };
     let api: { base: string; token: string };
     let sql: (text: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
-    let startWorker: () => Child;
+    let startWorker: () => ServiceProcess;
     if (redis) {
       // The app (this process) only enqueues; the steps run in worker processes.
       const prefix = `fl-wf-crash-${randomBytes(4).toString('hex')}`;
@@ -177,7 +111,7 @@ describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, 
       api = { base: app.url, token: app.adminToken };
       sql = (text, params) => app!.sql(text, params);
     } else {
-      database = await createDatabase();
+      database = await createTestDatabase();
       const env = { ...common, DATABASE_URL: database.url };
       const pool = new pg.Pool({ connectionString: database.url, max: 1 });
       sql = async (text, params) => (await pool.query(text, params)).rows;
@@ -206,7 +140,7 @@ describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, 
     await until('the step to be in the middle of its HTTP call', async () => slow!.requests === 1, 30_000, first);
     const [before] = await sql(`SELECT status, executions, attempt FROM workflow_step_runs WHERE run_id = $1 AND step_id = 'call'`, [run.body.id]);
     expect(before).toMatchObject({ status: 'running', executions: 1, attempt: 1 });
-    await kill(first, 'SIGKILL');
+    await first.stop('SIGKILL');
     expect(first.process.signalCode).toBe('SIGKILL');
 
     const second = startWorker();
@@ -237,8 +171,8 @@ const describeRedis = REDIS_URL ? describe : describe.skip;
 
 describeRedis(`an events stream served by one process while another runs the steps${REDIS_URL ? '' : ' (skipped: REDIS_URL is not set)'}`, () => {
   let app: TestApp;
-  let worker: Child | undefined;
-  let startWorker: () => Child;
+  let worker: ServiceProcess | undefined;
+  let startWorker: () => ServiceProcess;
   let dataDir: string;
 
   beforeAll(async () => {
@@ -258,7 +192,7 @@ describeRedis(`an events stream served by one process while another runs the ste
   });
 
   afterAll(async () => {
-    await kill(worker);
+    await worker?.stop();
     await app?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });

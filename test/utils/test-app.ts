@@ -8,6 +8,7 @@ import request from 'supertest';
 import type { AppOptions } from '../../src/app.module.js';
 import { createApp } from '../../src/bootstrap.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
+import { createTestDatabase } from './test-database.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -37,25 +38,13 @@ async function loadMigrations() {
   return modules.flatMap((module) => Object.values(module) as Array<new () => MigrationInterface>);
 }
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
 /**
  * The real app on a real port, against a fresh database of its own (schema from the
  * migrations, as at start-up). `env` overrides configuration variables.
  */
 export async function startTestApp(env: Record<string, string> = {}, options: Pick<AppOptions, 'imports'> = {}): Promise<TestApp> {
-  const serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) throw new Error('DATABASE_URL is not set: the global setup should have started PostgreSQL');
-  const database = `fl_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
-  await admin.end();
-  const databaseUrl = withDatabase(serverUrl, database);
+  const database = await createTestDatabase();
+  const databaseUrl = database.url;
   const adminToken = `fl_${randomBytes(32).toString('base64url')}`;
   const config = loadConfig(
     {
@@ -87,10 +76,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Pi
     close: async () => {
       await app.close();
       await pool.end();
-      const cleanup = new pg.Client({ connectionString: serverUrl });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await cleanup.end();
+      await database.drop();
     },
   };
 }
