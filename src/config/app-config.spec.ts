@@ -92,7 +92,9 @@ describe('loadConfig', () => {
   ])('refuses %s=%j with a message naming the variable', (name, value) => {
     const error = errorOf({ [name]: value });
     expect(error).toBeInstanceOf(ConfigError);
-    expect(error.message).toContain(`${name}=${JSON.stringify(value)}`);
+    expect(error.message).toContain(`${name}=`);
+    // The value is echoed unless it is a secret.
+    expect(error.message.includes(JSON.stringify(value))).toBe(!['BOOTSTRAP_API_KEY', 'SECRETS_KEY'].includes(name));
   });
 
   it('names every bad variable at once', () => {
@@ -100,6 +102,14 @@ describe('loadConfig', () => {
     expect(error.message).toContain('PORT');
     expect(error.message).toContain('DATABASE_URL');
     expect(error.message).toContain('MAX_FILE_BYTES');
+  });
+
+  it('names a bad secret without echoing it, and hides the password of a bad URL', () => {
+    const error = errorOf({ SECRETS_KEY: 'a'.repeat(63), BOOTSTRAP_API_KEY: 'fl_short-but-secret', REDIS_URL: 'http://user:hunter2@cache:6379' });
+    expect(error.message).toContain('SECRETS_KEY=<hidden, 63 characters>');
+    expect(error.message).toContain('BOOTSTRAP_API_KEY=<hidden, 19 characters>');
+    expect(error.message).toContain('REDIS_URL="http://user:***@cache:6379"');
+    expect(error.message).not.toMatch(/aaaa|short-but-secret|hunter2/);
   });
 
   it('does not name the variables that are fine', () => {

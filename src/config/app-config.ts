@@ -397,6 +397,17 @@ export class AppConfig {
 
 export class ConfigError extends Error {}
 
+/** Variables whose value is a credential: a bad one is named, never echoed. */
+const SECRET_VARIABLES = new Set(['BOOTSTRAP_API_KEY', 'SECRETS_KEY', 'ANTHROPIC_API_KEY']);
+
+/** How a bad value is shown: secrets by their length only, URLs without their password. */
+function shown(property: string, value: unknown): string {
+  if (typeof value !== 'string') return JSON.stringify(value);
+  if (SECRET_VARIABLES.has(property)) return `<hidden, ${value.length} characters>`;
+  if (property.endsWith('_URL')) return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@'));
+  return JSON.stringify(value);
+}
+
 /**
  * Reads `.env` (when present, without overriding the real environment), then validates every
  * variable that AppConfig declares. Throws ConfigError naming each bad variable and its rule.
@@ -412,7 +423,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
   if (errors.length > 0) {
     const lines = errors.map((error) => {
       const rules = Object.values(error.constraints ?? {}).join('; ');
-      return `  ${error.property}=${JSON.stringify(raw[error.property])}: ${rules}`;
+      return `  ${error.property}=${shown(error.property, raw[error.property])}: ${rules}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
