@@ -61,6 +61,16 @@ export class WorkspaceScopedRepository<T extends WorkspaceOwned> {
     return manager ? manager.save(this.repository.target, entity) : this.repository.save(entity);
   }
 
+  /**
+   * Writes only `changes` to the row (UPDATE … WHERE id AND workspace_id): columns that other
+   * writers keep, such as counters, are left as they are in the database, not as they were read.
+   */
+  async update(workspaceId: string, id: string, changes: Partial<T>): Promise<void> {
+    if (Object.keys(changes).length === 0) return;
+    const result = await this.repository.update({ id, workspaceId } as FindOptionsWhere<T>, changes as never);
+    if (!result.affected) throw this.notFound(id);
+  }
+
   async delete(workspaceId: string, id: string): Promise<void> {
     const result = await this.repository.delete({ id, workspaceId } as FindOptionsWhere<T>);
     if (!result.affected) throw this.notFound(id);

@@ -53,9 +53,9 @@ export class ProjectsService {
   }
 
   async update(workspaceId: string, id: string, dto: UpdateProjectDto): Promise<GeneratedProject> {
-    const project = await this.get(workspaceId, id);
-    Object.assign(project, dto);
-    await this.saveOrConflict(() => this.projects.save(workspaceId, project), project.slug);
+    // Only the fields sent: the file count and total size belong to concurrent file writes.
+    const changes = Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== undefined));
+    await this.saveOrConflict(() => this.projects.update(workspaceId, id, changes), dto.slug ?? '');
     return this.get(workspaceId, id);
   }
 

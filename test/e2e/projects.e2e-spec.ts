@@ -271,6 +271,19 @@ describe('projects', () => {
       expect(res.body).toMatchObject({ name: project.name, slug: project.slug, description: 'keep me', metadata: { keep: true }, status: 'archived' });
     });
 
+    it('keeps the file count and size that concurrent file writes set', async () => {
+      const project = await createProject(t.api);
+      const batch = (round: number) => Array.from({ length: 200 }, (_, i) => ({ path: `r${round}/f${i}.txt`, content: 'x'.repeat(10) }));
+      for (let round = 0; round < 10; round++) {
+        // The PATCH reads the row while the batch's transaction is under way, and writes after it commits.
+        const upsert = t.api.put(`/api/projects/${project.id}/files`).send({ files: batch(round) }).expect(200);
+        await new Promise((resolve) => setTimeout(resolve, round));
+        await Promise.all([upsert, t.api.patch(`/api/projects/${project.id}`).send({ description: `round ${round}` }).expect(200)]);
+      }
+      const stored = await t.api.get(`/api/projects/${project.id}`).expect(200);
+      expect(stored.body).toMatchObject({ fileCount: 2_000, totalBytes: 20_000, description: 'round 9' });
+    });
+
     it('changes the slug to a free one', async () => {
       const project = await createProject(t.api);
       const slug = `moved-${uniqueToken()}`;
