@@ -1,8 +1,10 @@
+import { Logger } from '@nestjs/common';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataSourceOptions, MigrationInterface } from 'typeorm';
 import { SnakeNamingStrategy } from './snake-naming.strategy.js';
 
+const poolLogger = new Logger('Database');
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Compiled (or, under jest, source) migration files. */
@@ -25,5 +27,8 @@ export function dataSourceOptions(url: string, poolSize: number, migrations: Mig
     migrationsTransactionMode: 'each',
     namingStrategy: new SnakeNamingStrategy(),
     extra: { max: poolSize, connectionTimeoutMillis: 5_000 },
+    // An idle connection the server ended (a restart, a killed backend): the pool drops it and
+    // opens another on the next query; said once here, never a crash.
+    poolErrorHandler: (error: Error) => poolLogger.warn(`a database connection was lost and will be replaced: ${error.message}`),
   };
 }

@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import { startTestApp, TestApp } from '../utils/test-app.js';
 
@@ -11,6 +13,7 @@ describe('database connection loss', () => {
   });
 
   it('survives its connections being killed: the pool reconnects and requests succeed again', async () => {
+    const warnings = jest.spyOn(Logger.prototype, 'warn');
     await t.api.post('/api/projects').send({ name: 'Before the outage' }).expect(201);
     const database = new URL(t.databaseUrl).pathname.slice(1);
     const admin = new pg.Client({ connectionString: t.databaseUrl });
@@ -33,5 +36,8 @@ describe('database connection loss', () => {
     const list = await t.api.get('/api/projects').expect(200);
     expect(list.body.items.map((p: { name: string }) => p.name)).toContain('Before the outage');
     await t.api.get('/health').expect(200);
+    // Each idle connection the server ended was reported, not dropped silently.
+    expect(warnings.mock.calls.map(([message]) => String(message))).toEqual(expect.arrayContaining([expect.stringMatching(/a database connection was lost and will be replaced/)]));
+    warnings.mockRestore();
   });
 });
