@@ -1,3 +1,5 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Server } from 'node:http';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config.js';
 
 /** The validated configuration, or exit 1 with a message naming each bad variable. */
@@ -37,6 +39,23 @@ export function exitGracefullyOnSignals(message: string, timeoutMs: number, clos
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.removeAllListeners(signal);
     process.once(signal, () => void shutdown(signal));
+  }
+}
+
+/**
+ * Closes the app (hooks, jobs, the HTTP server), waiting up to `timeoutMs` for requests in
+ * flight; connections still open then (event streams, slow downloads) are cut, so that a
+ * shutdown always reaches the database's stop.
+ */
+export async function closeApp(app: INestApplication, timeoutMs: number): Promise<void> {
+  const timer = setTimeout(() => {
+    console.warn(`SHUTDOWN_TIMEOUT_MS=${timeoutMs} passed: closing the connections still open`);
+    (app.getHttpServer() as Server).closeAllConnections();
+  }, timeoutMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -36,8 +36,11 @@ async function main(): Promise<void> {
     `finishing running jobs (up to JOB_SHUTDOWN_GRACE_MS=${config.JOB_SHUTDOWN_GRACE_MS} ms), handing back the rest`,
     config.JOB_SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 5_000,
     async () => {
-      await worker.close();
-      await database.stop();
+      try {
+        await worker.close();
+      } finally {
+        await database.stop();
+      }
     },
   );
   const backend = worker.get(JobQueue).backend;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
@@ -29,40 +29,49 @@ async function startService(env: Record<string, string>): Promise<ServiceProcess
   return Object.assign(service, { url: `http://127.0.0.1:${env.PORT}` });
 }
 
+const TOKEN = /fl_[A-Za-z0-9_-]{43}/g;
+
 describe('npm start', () => {
   // Under the repository, not os.tmpdir(): the embedded PostgreSQL runs as the `postgres` user,
   // who must be able to traverse every parent folder.
   const dataDir = resolve(join('.data', `npm-start-${randomBytes(6).toString('hex')}`));
-  const apiKey = `fl_${randomBytes(32).toString('base64url')}`;
   const running: ServiceProcess[] = [];
+  let env: Record<string, string>;
+  let pgPort: number;
+  let apiKey: string;
 
   afterAll(async () => {
     for (const service of running) await service.stop();
     await rm(dataDir, { recursive: true, force: true });
   }, 60_000);
 
-  it('boots with an embedded PostgreSQL, shuts down cleanly on SIGTERM, and keeps data across restarts', async () => {
-    await mkdir(dataDir, { recursive: true, mode: 0o755 });
-    const [port, pgPort] = [await freePort(), await freePort()];
-    // Nothing of the test's own environment (DATABASE_URL above all): the service as a newcomer starts it.
-    const env: Record<string, string> = {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      EMBEDDED_PG_PORT: String(pgPort),
-      DATA_DIR: dataDir,
-      BOOTSTRAP_API_KEY: apiKey,
-      LOG_LEVEL: 'warn',
-    };
+  async function start(): Promise<ServiceProcess & { url: string }> {
+    const service = await startService(env);
+    running.push(service);
+    return service;
+  }
 
-    const first = await startService(env);
-    running.push(first);
+  it('boots with an embedded PostgreSQL and prints a first admin key once, shuts down cleanly on SIGTERM, and keeps data across restarts', async () => {
+    await mkdir(dataDir, { recursive: true, mode: 0o755 });
+    const port = await freePort();
+    pgPort = await freePort();
+    // Nothing of the test's own environment (DATABASE_URL above all): the service as a newcomer starts it.
+    env = { PORT: String(port), HOST: '127.0.0.1', EMBEDDED_PG_PORT: String(pgPort), DATA_DIR: dataDir };
+
+    const first = await start();
     expect(first.output()).toContain(`Embedded PostgreSQL running on 127.0.0.1:${pgPort}`);
+    const keyLine = first.output().split('\n').find((line) => line.includes('It is shown only this once'));
+    expect(keyLine).toContain('click \\"Authorize\\" and paste the key');
+    apiKey = keyLine!.match(TOKEN)![0];
+    // The secrets key was generated once, readable by the service only.
+    expect((await stat(join(dataDir, 'secrets.key'))).mode & 0o777).toBe(0o600);
     const api = () => request.agent(first.url).set('authorization', `Bearer ${apiKey}`);
 
     const health = await api().get('/health').expect(200);
     expect(health.body).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
     const docs = await api().get('/docs').expect(200);
     expect(docs.headers['content-type']).toMatch(/^text\/html/);
+    await api().get('/api/workspaces/current').expect(200);
     const name = `Survivor ${randomBytes(4).toString('hex')}`;
     const created = await api().post('/api/projects').send({ name }).expect(201);
     await api().put(`/api/projects/${created.body.id}/files`).send({ files: [{ path: 'README.md', content: '# kept\n' }] }).expect(200);
@@ -72,8 +81,9 @@ describe('npm start', () => {
     expect(await accepts(pgPort)).toBe(false);
     expect(await accepts(port)).toBe(false);
 
-    const second = await startService(env);
-    running.push(second);
+    const second = await start();
+    // Keys exist now: nothing is printed again, and the first key still works.
+    expect(second.output().match(TOKEN)).toBeNull();
     const again = () => request.agent(second.url).set('authorization', `Bearer ${apiKey}`);
     const stored = await again().get(`/api/projects/${created.body.id}`).expect(200);
     expect(stored.body).toMatchObject({ id: created.body.id, name, slug: created.body.slug, fileCount: 1, totalBytes: 7 });
@@ -82,5 +92,23 @@ describe('npm start', () => {
 
     expect(await second.stop()).toBe(0);
     expect(await accepts(pgPort)).toBe(false);
-  }, 90_000);
+  }, 120_000);
+
+  it('cuts the connections still open after SHUTDOWN_TIMEOUT_MS, then stops the database and exits 0', async () => {
+    // Only enqueueing (no worker runs steps): the run stays queued and its event stream stays open.
+    env = { ...env, SHUTDOWN_TIMEOUT_MS: '300', WORKER_CONCURRENCY: '0' };
+    const service = await start();
+    const api = () => request.agent(service.url).set('authorization', `Bearer ${apiKey}`);
+    const workflow = await api().post('/api/workflows').send({ name: 'never runs', steps: [{ id: 'p', type: 'create_project', config: { name: 'x' } }] }).expect(201);
+    const run = await api().post(`/api/workflows/${workflow.body.id}/runs`).send({ input: {} }).expect(202);
+    const stream = await fetch(`${service.url}/api/workflow-runs/${run.body.id}/events`, { headers: { authorization: `Bearer ${apiKey}` } });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: snapshot');
+
+    expect(await service.stop()).toBe(0);
+    expect(service.output()).toContain('SHUTDOWN_TIMEOUT_MS=300 passed');
+    await expect(reader.read()).rejects.toThrow();
+    expect(await accepts(pgPort)).toBe(false);
+  }, 120_000);
 });
