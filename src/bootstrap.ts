@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module.js';
 import { BEARER_SCHEME, documentSecurity } from './access/openapi-security.js';
 import { OpenApiDocumentHolder } from './agents/openapi-document.holder.js';
+import { registerAuthentication } from './access/authentication.js';
 import { registerRateLimit } from './access/rate-limit.js';
 import { ErrorResponseDto } from './common/error-response.js';
 import { registerSecurityHeaders } from './common/security-headers.js';
@@ -46,6 +47,7 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     app.enableCors({ origin: origins, exposedHeaders: ['x-request-id', 'etag', 'retry-after', 'content-disposition', 'www-authenticate'], maxAge: 600 });
   }
   await registerRateLimit(app, config);
+  registerAuthentication(app);
   await registerSecurityHeaders(app);
   // Built even with Swagger UI off: agents turn its operations into tools.
   const document = documentSecurity(SwaggerModule.createDocument(

@@ -11,6 +11,14 @@ import { AuthContext } from './auth-context.js';
 export const TOKEN_PREFIX = 'fl_';
 const TOKEN_BYTES = 32;
 const DISPLAY_PREFIX_LENGTH = 8;
+/** Most tokens, known and unknown each, whose lookup is remembered (the oldest go first). */
+const MAX_REMEMBERED_TOKENS = 10_000;
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED_TOKENS) map.delete(map.keys().next().value as string);
+}
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -44,6 +52,8 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(ApiKeysService.name);
   private readonly keys: WorkspaceScopedRepository<ApiKey>;
   private readonly cache = new Map<string, CachedKey>();
+  /** Hashes of tokens that matched no key, until when: a flood of made-up tokens costs no queries. */
+  private readonly unknown = new Map<string, number>();
   private readonly lastUsed = new Map<string, Date>();
   private flushTimer?: NodeJS.Timeout;
 
@@ -79,6 +89,7 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
       tokenHash: hashToken(token),
     });
     const saved = await this.keys.save(workspaceId, key, manager);
+    this.unknown.delete(key.tokenHash);
     delete (saved as Partial<ApiKey>).tokenHash;
     return { key: saved, token };
   }
@@ -97,6 +108,14 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
     return key;
   }
 
+  /**
+   * The id of the key this token matched when it was last verified, found without I/O: the rate
+   * limit's bucket (whether the key is still valid is authenticate's business).
+   */
+  verifiedKeyId(token: string): string | undefined {
+    return this.cache.get(hashToken(token))?.key.id;
+  }
+
   /** Resolves a bearer token to its caller, or throws UNAUTHENTICATED. */
   async authenticate(token: string): Promise<AuthContext> {
     if (!token.startsWith(TOKEN_PREFIX)) throw unauthenticated('The bearer token is not a Forgeline API key (they start with "fl_")');
@@ -104,13 +123,17 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
     const now = Date.now();
     let cached = this.cache.get(hash);
     if (!cached || cached.until < now) {
+      if ((this.unknown.get(hash) ?? 0) >= now) throw unauthenticated('Unknown API key');
       const key = await this.repository.findOne({
         where: { tokenHash: hash },
         select: { id: true, workspaceId: true, scopes: true, expiresAt: true, revokedAt: true, allowedOperations: true },
       });
-      if (!key) throw unauthenticated('Unknown API key');
+      if (!key) {
+        remember(this.unknown, hash, now + this.config.API_KEY_CACHE_TTL_MS);
+        throw unauthenticated('Unknown API key');
+      }
       cached = { key, until: now + this.config.API_KEY_CACHE_TTL_MS };
-      this.cache.set(hash, cached);
+      remember(this.cache, hash, cached);
     }
     const { key } = cached;
     if (key.revokedAt) throw unauthenticated('This API key has been revoked');
@@ -129,6 +152,7 @@ export class ApiKeysService implements OnModuleInit, BeforeApplicationShutdown {
     }
     await manager.update(ApiKey, { id: existing.id }, { workspaceId, scopes: ['admin'], revokedAt: null, expiresAt: null });
     this.cache.clear();
+    this.unknown.clear();
   }
 
   private async flushLastUsed(): Promise<void> {

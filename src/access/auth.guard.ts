@@ -5,14 +5,15 @@ import { DomainError } from '../common/domain-error.js';
 import type { Scope } from './api-key.entity.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { defaultScope, grants, PUBLIC_ROUTE, REQUIRED_SCOPE } from './auth-context.js';
+import { authenticateHeader, challenge } from './authentication.js';
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** Where @ApiOperation keeps its options (DECORATORS.API_OPERATION in @nestjs/swagger). */
 const API_OPERATION = 'swagger/apiOperation';
 
 /**
- * Runs before every route: a valid `Authorization: Bearer fl_…` key is required (401 with
- * `WWW-Authenticate: Bearer` otherwise), and the key must hold the operation's scope (403).
+ * Runs before every route that is not @Public(): a valid `Authorization: Bearer fl_…` key is
+ * required (401 with `WWW-Authenticate: Bearer` otherwise), and the key must hold the
+ * operation's scope (403) and, for keys limited to named operations, be allowed this one.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -27,14 +28,11 @@ export class AuthGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
+    // /api requests were authenticated before their body was read (registerAuthentication).
     try {
-      const match = BEARER.exec(request.headers.authorization ?? '');
-      if (!match) throw new DomainError('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer fl_…"');
-      request.auth = await this.apiKeys.authenticate(match[1]);
+      request.auth ??= await authenticateHeader(this.apiKeys, request.headers.authorization);
     } catch (error) {
-      if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
-        void reply.header('www-authenticate', `Bearer realm="forgeline", error="invalid_token"`);
-      }
+      if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') challenge(reply, request.headers.authorization);
       throw error;
     }
     const needed = this.reflector.getAllAndOverride<Scope>(REQUIRED_SCOPE, targets) ?? defaultScope(request.method);

@@ -1,16 +1,19 @@
 import rateLimit from '@fastify/rate-limit';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
+import { ApiKeysService } from './api-keys.service.js';
 
 const UNLIMITED = /^\/(health|docs)(\/|-json|$)/;
 
 /**
- * One budget per API key across all routes (keyed by the token's hash, so it holds before
- * the key is even looked up), per address for requests without one. 429 with Retry-After.
+ * One budget per API key across all routes, and one per address for everything else: requests
+ * without a key, and with a token not verified yet (so a stream of made-up tokens shares its
+ * address's budget instead of getting a fresh one each). 429 with Retry-After. Runs before
+ * authentication, without I/O.
  */
 export async function registerRateLimit(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  const apiKeys = app.get(ApiKeysService);
   await app.register(rateLimit, {
     global: true,
     max: config.RATE_LIMIT_MAX,
@@ -18,7 +21,8 @@ export async function registerRateLimit(app: NestFastifyApplication, config: App
     allowList: (request: FastifyRequest) => UNLIMITED.test(request.url),
     keyGenerator: (request: FastifyRequest) => {
       const token = /^Bearer\s+(\S+)/i.exec(request.headers.authorization ?? '')?.[1];
-      return token ? `key:${createHash('sha256').update(token).digest('hex')}` : `ip:${request.ip}`;
+      const keyId = token ? apiKeys.verifiedKeyId(token) : undefined;
+      return keyId ? `key:${keyId}` : `ip:${request.ip}`;
     },
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
