@@ -2,9 +2,18 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/co
 import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/error-response.js';
 import { WorkspaceId } from './auth-context.js';
-import { PutSecretDto, SecretDto } from './dto/access.dto.js';
+import { DomainError } from '../common/domain-error.js';
+import { PutSecretDto, SECRET_NAME, SECRET_NAME_RULE, SecretDto } from './dto/access.dto.js';
 import { WorkspaceSecret } from './workspace-secret.entity.js';
 import { WorkspaceSecretsService } from './workspace-secrets.service.js';
+
+/** A path name that breaks the naming rule is a 400 naming it, like a body's. */
+const secretName = {
+  transform(name: string): string {
+    if (!SECRET_NAME.test(name)) throw new DomainError('VALIDATION_FAILED', SECRET_NAME_RULE, [{ field: 'name', rule: 'matches', message: SECRET_NAME_RULE }]);
+    return name;
+  },
+};
 
 const toSecretDto = ({ name, createdAt, updatedAt }: WorkspaceSecret): SecretDto => ({ name, set: true, createdAt, updatedAt });
 
@@ -35,8 +44,8 @@ export class SecretsController {
   @HttpCode(204)
   @ApiOperation({ operationId: 'deleteSecret', summary: 'Delete a workspace secret' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors(401, 403, 404)
-  async remove(@WorkspaceId() workspaceId: string, @Param('name') name: string): Promise<void> {
+  @ApiErrors(400, 401, 403, 404)
+  async remove(@WorkspaceId() workspaceId: string, @Param('name', secretName) name: string): Promise<void> {
     await this.secrets.remove(workspaceId, name);
   }
 }

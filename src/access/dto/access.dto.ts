@@ -1,20 +1,21 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsDate, IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { ArrayMinSize, IsArray, IsDate, IsIn, IsOptional, IsString, Length, Matches, MaxLength, MinDate } from 'class-validator';
+import { HasNoNul } from '../../common/validators.js';
 import { SCOPES } from '../api-key.entity.js';
 import type { Scope } from '../api-key.entity.js';
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'dashboard', maxLength: 200 })
-  @IsString() @Length(1, 200)
+  @IsString() @Length(1, 200) @HasNoNul()
   name!: string;
 
   @ApiProperty({ enum: SCOPES, isArray: true, example: ['read', 'write'], description: 'admin includes write, write includes read' })
   @IsArray() @ArrayMinSize(1) @IsIn(SCOPES, { each: true })
   scopes!: Scope[];
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'After this instant the key is refused' })
-  @IsOptional() @Type(() => Date) @IsDate()
+  @ApiPropertyOptional({ format: 'date-time', description: 'After this instant the key is refused; must be in the future' })
+  @IsOptional() @Type(() => Date) @IsDate() @MinDate(() => new Date(), { message: 'expiresAt must be in the future' })
   expiresAt?: Date;
 }
 
@@ -35,7 +36,7 @@ export class CreatedApiKeyDto extends ApiKeyDto {
 
 export class CreateWorkspaceDto {
   @ApiProperty({ example: 'Acme', maxLength: 200 })
-  @IsString() @Length(1, 200)
+  @IsString() @Length(1, 200) @HasNoNul()
   name!: string;
 
   @ApiPropertyOptional({ example: 'acme', description: 'Derived from the name when omitted' })
@@ -56,10 +57,11 @@ export class CreatedWorkspaceDto {
 }
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
+export const SECRET_NAME_RULE = 'name must be letters, digits and "_", not starting with a digit, at most 100 characters';
 
 export class PutSecretDto {
   @ApiProperty({ example: 'GITHUB_TOKEN', description: 'Letters, digits and "_", not starting with a digit' })
-  @IsString() @Matches(SECRET_NAME, { message: 'name must be letters, digits and "_", not starting with a digit, at most 100 characters' })
+  @IsString() @Matches(SECRET_NAME, { message: SECRET_NAME_RULE })
   name!: string;
 
   @ApiProperty({ description: 'Write-only: stored encrypted, never returned' })
