@@ -1,11 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
-import { AppConfig, ConfigError, loadConfig } from './config/app-config.js';
+import { AppConfig, checkServiceConfig, ConfigError, loadConfig } from './config/app-config.js';
 
-/** The validated configuration, or exit 1 with a message naming each bad variable. */
+/** The validated configuration of a service process, or exit 1 with a message naming each bad variable. */
 export function loadConfigOrExit(): AppConfig {
   try {
-    return loadConfig();
+    return checkServiceConfig(loadConfig());
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

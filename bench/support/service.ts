@@ -85,7 +85,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
         BOOTSTRAP_API_KEY: token,
-        // Keeps the generated secrets key (and anything else on disk) out of the repository's .data.
+        SECRETS_KEY: randomBytes(32).toString('hex'),
+        // Keeps anything written to disk out of the repository's .data.
         DATA_DIR: dataDir,
         ...options.env,
       },

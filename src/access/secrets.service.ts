@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit, Logger } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppConfig } from '../config/app-config.js';
 
@@ -52,14 +52,26 @@ export class SecretsService implements OnModuleInit {
   private async loadKey(): Promise<Buffer> {
     const configured = this.config.SECRETS_KEY;
     if (configured) return Buffer.from(configured, configured.length === 64 ? 'hex' : 'base64');
+    // The embedded default only (the config requires SECRETS_KEY with DATABASE_URL).
     const file = join(this.config.DATA_DIR, 'secrets.key');
-    if (existsSync(file)) return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
-    await mkdir(this.config.DATA_DIR, { recursive: true });
-    const key = randomBytes(32);
-    await writeFile(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    this.logger.warn(`SECRETS_KEY is not set: generated one into ${file}. Set SECRETS_KEY in deployments, and keep it: without it stored secrets cannot be read.`);
-    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    if (!existsSync(file)) {
+      await mkdir(this.config.DATA_DIR, { recursive: true });
+      // Written whole under a temporary name, then linked into place: a second process
+      // starting at the same moment reads one complete key, never half of one.
+      const temporary = `${file}.${process.pid}.tmp`;
+      await writeFile(temporary, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+      const created = await link(temporary, file).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EEXIST') throw error;
+          return false;
+        },
+      );
+      await unlink(temporary);
+      if (created) this.logger.warn(`SECRETS_KEY is not set: generated one into ${file}. Keep it: without it the stored secrets cannot be read.`);
+    }
+    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte key (base64); restore it, or set SECRETS_KEY`);
+    return key;
   }
 }

@@ -1,4 +1,4 @@
-import { AppConfig, ConfigError, loadConfig } from './app-config.js';
+import { AppConfig, checkServiceConfig, ConfigError, loadConfig } from './app-config.js';
 
 const MiB = 1024 * 1024;
 
@@ -110,6 +110,12 @@ describe('loadConfig', () => {
     expect(error.message).toContain('BOOTSTRAP_API_KEY=<hidden, 19 characters>');
     expect(error.message).toContain('REDIS_URL="http://user:***@cache:6379"');
     expect(error.message).not.toMatch(/aaaa|short-but-secret|hunter2/);
+  });
+
+  it('requires SECRETS_KEY of a service that uses DATABASE_URL, and not of the embedded default', () => {
+    expect(() => checkServiceConfig(load({ DATABASE_URL: 'postgresql://db/forgeline' }))).toThrow(/SECRETS_KEY is required when DATABASE_URL is set/);
+    expect(checkServiceConfig(load({ DATABASE_URL: 'postgresql://db/forgeline', SECRETS_KEY: 'a'.repeat(64) })).SECRETS_KEY).toBe('a'.repeat(64));
+    expect(checkServiceConfig(load({})).SECRETS_KEY).toBeUndefined();
   });
 
   it('does not name the variables that are fine', () => {

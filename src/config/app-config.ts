@@ -103,7 +103,8 @@ export class AppConfig {
 
   /**
    * Key that encrypts secrets at rest (AES-256-GCM): 32 bytes as base64 or 64 hex characters.
-   * Unset: one is generated once into DATA_DIR/secrets.key.
+   * Required with DATABASE_URL (every process of a deployment must share it); unset in the
+   * embedded default, one is generated once into DATA_DIR/secrets.key.
    */
   @IsOptional() @Matches(/^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, { message: 'SECRETS_KEY must be 32 bytes as 64 hex characters or 44 base64 characters' })
   SECRETS_KEY: string | undefined = undefined;
@@ -426,6 +427,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
       return `  ${error.property}=${shown(error.property, raw[error.property])}: ${rules}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return config;
+}
+
+/**
+ * The rules that hold between variables, for the processes that serve and run jobs (the
+ * migration CLI needs none of them). Throws ConfigError naming the variable.
+ */
+export function checkServiceConfig(config: AppConfig): AppConfig {
+  if (config.DATABASE_URL && !config.SECRETS_KEY) {
+    throw new ConfigError(
+      'Invalid configuration:\n  SECRETS_KEY is required when DATABASE_URL is set: every process that shares the database must encrypt and read secrets with the same key (make one with: openssl rand -hex 32)',
+    );
   }
   return config;
 }
