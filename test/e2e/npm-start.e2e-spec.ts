@@ -45,7 +45,9 @@ describe('npm start', () => {
     await rm(dataDir, { recursive: true, force: true });
   }, 60_000);
 
+  /** Starts the service on the shared data folder, after stopping any left by a failed test. */
   async function start(): Promise<ServiceProcess & { url: string }> {
+    for (const previous of running.splice(0)) await previous.stop();
     const service = await startService(env);
     running.push(service);
     return service;
@@ -60,6 +62,8 @@ describe('npm start', () => {
 
     const first = await start();
     expect(first.output()).toContain(`Embedded PostgreSQL running on 127.0.0.1:${pgPort}`);
+    // The log line may come out just after the "listening" one.
+    await untilOutput(first, 'It is shown only this once', 10_000);
     const keyLine = first.output().split('\n').find((line) => line.includes('It is shown only this once'));
     expect(keyLine).toContain('click \\"Authorize\\" and paste the key');
     apiKey = keyLine!.match(TOKEN)![0];
@@ -89,6 +93,11 @@ describe('npm start', () => {
     expect(stored.body).toMatchObject({ id: created.body.id, name, slug: created.body.slug, fileCount: 1, totalBytes: 7 });
     const readme = await again().get(`/api/projects/${created.body.id}/files/content`).query({ path: 'README.md' }).expect(200);
     expect(readme.text).toBe('# kept\n');
+
+    // A second instance on the same data folder and port says why it cannot start.
+    const clash = spawnService(MAIN, { ...env, PORT: String(await freePort()) });
+    expect(await clash.exited).toBe(1);
+    expect(clash.output()).toContain(`The embedded PostgreSQL did not start on 127.0.0.1:${pgPort}`);
 
     expect(await second.stop()).toBe(0);
     expect(await accepts(pgPort)).toBe(false);
