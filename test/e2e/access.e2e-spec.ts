@@ -1,149 +1,77 @@
+import { Controller, Get, Module, Param } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
-import { operationsOf, Operation, sample } from '../utils/openapi.js';
+import { DataSource } from 'typeorm';
+import { DomainError } from '../../src/common/domain-error.js';
+import { ParseUuid } from '../../src/common/parse-uuid.pipe.js';
+import { crossWorkspaceViolations, requestOf, Seed, seedTenants, send, Tenants, Workspace } from '../utils/cross-workspace.js';
+import { expectErrorDetail } from '../utils/http.js';
+import { operationsOf, Operation } from '../utils/openapi.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
-
-type Agent = TestApp['api'];
-
-interface Workspace {
-  id: string;
-  admin: string;
-  write: string;
-  read: string;
-}
-
-/**
- * The rows each path parameter can name, per collection. A new operation whose path names a
- * resource that is missing here fails the suite: add a row of workspace B for it below.
- */
-interface Seed {
-  projectId: string;
-  apiKeyId: string;
-  secretName: string;
-  agentId: string;
-  agentRunId: string;
-  exportId: string;
-  gitCredentialId: string;
-  workflowId: string;
-  workflowRunId: string;
-}
-const FIXTURES: Record<string, (seed: Seed) => string> = {
-  'projects/{id}': (s) => s.projectId,
-  'api-keys/{id}': (s) => s.apiKeyId,
-  'secrets/{name}': (s) => s.secretName,
-  'agents/{id}': (s) => s.agentId,
-  'agent-runs/{id}': (s) => s.agentRunId,
-  'exports/{id}': (s) => s.exportId,
-  'git-credentials/{id}': (s) => s.gitCredentialId,
-  'workflows/{id}': (s) => s.workflowId,
-  'workflow-runs/{id}': (s) => s.workflowRunId,
-};
-
-function fillPath(op: Operation, seed: Seed): string {
-  return op.path.replace(/\/([a-z-]+)\/\{(\w+)\}/g, (_match, collection: string, param: string) => {
-    const fixture = FIXTURES[`${collection}/{${param}}`];
-    if (!fixture) throw new Error(`${op.operationId}: no workspace-B fixture for ${collection}/{${param}}; add one to FIXTURES`);
-    return `/${collection}/${encodeURIComponent(fixture(seed))}`;
-  });
-}
-
-function send(agent: Agent, op: Operation, path: string, document: Record<string, any>) {
-  const query = Object.fromEntries(
-    op.parameters.filter((p) => p.in === 'query' && p.required).map((p) => [p.name, p.example ?? sample(p.schema, document)]),
-  );
-  const call = agent[op.method.toLowerCase() as 'get'](path).query(query);
-  return op.requestBody ? call.send(sample(op.requestBody, document) as object) : call;
-}
 
 describe('access: workspaces, API keys, scopes and secrets', () => {
   let t: TestApp;
   let document: Record<string, any>;
   let operations: Operation[];
+  let tenants: Tenants;
   let a: Workspace;
   let b: Workspace;
   let seedB: Seed;
-  const secretValue = 'sv-do-not-leak-7f3a9c';
+  let secretValue: string;
+  const request = (op: Operation) => requestOf(op, document, seedB);
 
   async function keyOf(admin: string, scopes: string[]): Promise<{ id: string; token: string }> {
     const res = await t.as(admin).post('/api/api-keys').send({ name: scopes.join('+'), scopes }).expect(201);
     return res.body;
   }
 
-  async function workspace(admin: string): Promise<Workspace> {
-    const me = await t.as(admin).get('/api/workspaces/current').expect(200);
-    return { id: me.body.id, admin, write: (await keyOf(admin, ['write'])).token, read: (await keyOf(admin, ['read'])).token };
-  }
-
   beforeAll(async () => {
     t = await startTestApp();
     document = (await t.api.get('/docs-json').expect(200)).body;
     operations = operationsOf(document);
-    a = await workspace(t.adminToken);
-    const created = await t.api.post('/api/workspaces').send({ name: 'Tenant B' }).expect(201);
-    b = await workspace(created.body.apiKey.token);
-    const project = await t.as(b.admin).post('/api/projects').send({ name: 'B secret project' }).expect(201);
-    await t.as(b.admin).put(`/api/projects/${project.body.id}/files`).send({ files: [{ path: 'src/index.ts', content: 'b-only' }] }).expect(200);
-    await t.as(b.admin).post('/api/secrets').send({ name: 'B_TOKEN', value: secretValue }).expect(200);
-    const keyB = await keyOf(b.admin, ['read']);
-    const agent = await t.as(b.admin).post('/api/agents').send({ name: 'B agent', allowedOperations: ['createProject'] }).expect(201);
-    // Without ANTHROPIC_API_KEY runs cannot start here: B's run is a row written directly.
-    const [run] = await t.sql<{ id: string }>(
-      `INSERT INTO agent_runs (workspace_id, agent_id, input, status, final_text) VALUES ($1, $2, 'B task', 'succeeded', 'B-only result') RETURNING id`,
-      [b.id, agent.body.id],
-    );
-    const exported = await t.as(b.admin).post(`/api/projects/${project.body.id}/exports`).send({ message: 'B-only export' }).expect(202);
-    const credential = await t.as(b.admin).post('/api/git-credentials').send({ name: 'b-credential', username: 'b-user', token: secretValue }).expect(201);
-    const workflow = await t.as(b.admin).post('/api/workflows').send({ name: 'B-only workflow', steps: [{ id: 'b_only_step', type: 'create_project', config: { name: 'B workflow project' } }] }).expect(201);
-    const workflowRun = await t.as(b.admin).post(`/api/workflows/${workflow.body.id}/runs`).send({ input: { marker: 'B-only input' } }).expect(202);
-    seedB = {
-      projectId: project.body.id,
-      apiKeyId: keyB.id,
-      secretName: 'B_TOKEN',
-      agentId: agent.body.id,
-      agentRunId: run.id,
-      exportId: exported.body.id,
-      gitCredentialId: credential.body.id,
-      workflowId: workflow.body.id,
-      workflowRunId: workflowRun.body.id,
-    };
+    tenants = await seedTenants(t);
+    ({ a, b, seedB, secretValue } = tenants);
   });
 
   afterAll(async () => {
     await t?.close();
   });
 
-  it('documents the bearer scheme and a required scope on every /api operation', () => {
+  it('documents every /api route the server serves, each with the bearer scheme and a required scope', () => {
     expect(document.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(operations.length).toBeGreaterThan(10);
+    // A route hidden from the document would escape every table-driven check below.
+    const served = t.routes.filter((route) => route.split(' ')[1].startsWith('/api/')).sort();
+    expect(served).toEqual(operations.map((op) => `${op.method} ${op.path}`).sort());
     for (const op of operations) {
       expect([op.operationId, op.requiredScope]).toEqual([op.operationId, expect.stringMatching(/^(read|write|admin)$/)]);
     }
   });
 
   it('answers 401 with WWW-Authenticate: Bearer to every /api operation without a valid key', async () => {
+    const { default: anonymous } = await import('supertest');
     for (const op of operations) {
-      for (const agent of [t.as('fl_not-a-real-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), t.as('garbage')]) {
-        const res = await send(agent, op, fillPath(op, seedB), document);
-        expect([op.operationId, res.status]).toEqual([op.operationId, 401]);
-        expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
-        expect(res.body.code).toBe('UNAUTHENTICATED');
+      for (const [agent, challenge] of [
+        [t.as('fl_not-a-real-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), 'Bearer realm="forgeline", error="invalid_token"'],
+        [t.as('garbage'), 'Bearer realm="forgeline", error="invalid_token"'],
+        [anonymous.agent(t.url), 'Bearer realm="forgeline"'],
+      ] as const) {
+        const res = await send(agent, op, request(op));
+        expect([op.operationId, res.status, res.headers['www-authenticate'], res.body.code]).toEqual([op.operationId, 401, challenge, 'UNAUTHENTICATED']);
       }
     }
   });
 
-  it('keeps every row of workspace B out of reach of workspace A: 404 by id, absent from lists', async () => {
-    const leaks = [seedB.projectId, seedB.apiKeyId, b.id, 'B secret project', 'b-only', seedB.agentId, seedB.agentRunId, 'B-only result', seedB.exportId, 'B-only export', seedB.gitCredentialId, 'b-credential', secretValue, seedB.workflowId, 'B-only workflow', seedB.workflowRunId, 'B-only input', 'b_only_step'];
-    for (const op of operations) {
-      const path = fillPath(op, seedB);
-      const res = await send(t.as(a.admin), op, path, document);
-      if (path !== op.path) {
-        expect([op.operationId, res.status, res.body.code]).toEqual([op.operationId, 404, expect.stringMatching(/_NOT_FOUND$/)]);
-      } else {
-        expect([op.operationId, res.status]).toEqual([op.operationId, expect.any(Number)]);
-        expect(res.status).toBeLessThan(500);
-        const text = JSON.stringify(res.body ?? '') + (res.text ?? '');
-        for (const leak of leaks) expect([op.operationId, text.includes(leak)]).toEqual([op.operationId, false]);
-      }
-    }
+  it('answers an unauthenticated request before reading its body', async () => {
+    const { default: anonymous } = await import('supertest');
+    // Not even parsed: malformed JSON without a key is a 401, not a 400.
+    const res = await anonymous(t.url).post('/api/projects').set('content-type', 'application/json').send('{"name": ');
+    expect([res.status, res.body.code]).toEqual([401, 'UNAUTHENTICATED']);
+  });
+
+  it('keeps every row of workspace B out of reach of workspace A: B\'s ids answer like ids that exist nowhere, lists hold nothing of B', async () => {
+    expect(await crossWorkspaceViolations(t, tenants, document, operations)).toEqual([]);
     // Nothing of B changed.
     const project = await t.as(b.read).get(`/api/projects/${seedB.projectId}`).expect(200);
     expect(project.body).toMatchObject({ name: 'B secret project', fileCount: 1 });
@@ -152,7 +80,7 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
     const keys = await t.as(b.admin).get('/api/api-keys').expect(200);
     expect(keys.body.find((k: { id: string }) => k.id === seedB.apiKeyId).revokedAt).toBeNull();
     const secrets = await t.as(b.read).get('/api/secrets').expect(200);
-    expect(secrets.body.map((s: { name: string }) => s.name)).toContain('B_TOKEN');
+    expect(secrets.body.map((s: { name: string }) => s.name)).toContain(seedB.secretName);
     const credentials = await t.as(b.read).get('/api/git-credentials').expect(200);
     expect(credentials.body.map((c: { id: string }) => c.id)).toEqual([seedB.gitCredentialId]);
     const exported = await t.as(b.read).get(`/api/exports/${seedB.exportId}`).expect(200);
@@ -161,16 +89,40 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
 
   it('refuses a read key every operation that changes something (403), and a write key the admin ones', async () => {
     for (const op of operations) {
-      const path = fillPath(op, seedB);
       if (op.requiredScope !== 'read') {
-        const res = await send(t.as(a.read), op, path, document);
+        const res = await send(t.as(a.read), op, request(op));
         expect([op.operationId, res.status, res.body.code]).toEqual([op.operationId, 403, 'FORBIDDEN']);
       }
       if (op.requiredScope === 'admin') {
-        const res = await send(t.as(a.write), op, path, document);
+        const res = await send(t.as(a.write), op, request(op));
         expect([op.operationId, res.status]).toEqual([op.operationId, 403]);
       }
     }
+  });
+
+  const past = new Date(Date.now() - 60_000).toISOString();
+  it.each([
+    ['an empty key name', 'post', '/api/api-keys', { name: '', scopes: ['read'] }, 'name'],
+    ['a key name with NUL', 'post', '/api/api-keys', { name: 'a\u0000b', scopes: ['read'] }, 'name'],
+    ['no scopes', 'post', '/api/api-keys', { name: 'k', scopes: [] }, 'scopes'],
+    ['an unknown scope', 'post', '/api/api-keys', { name: 'k', scopes: ['root'] }, 'scopes'],
+    ['an expiry that is not a date', 'post', '/api/api-keys', { name: 'k', scopes: ['read'], expiresAt: 'nope' }, 'expiresAt'],
+    ['an expiry in the past', 'post', '/api/api-keys', { name: 'k', scopes: ['read'], expiresAt: past }, 'expiresAt'],
+    ['an unknown key field', 'post', '/api/api-keys', { name: 'k', scopes: ['read'], owner: 'x' }, 'owner'],
+    ['a workspace name with NUL', 'post', '/api/workspaces', { name: 'a\u0000b' }, 'name'],
+    ['a malformed workspace slug', 'post', '/api/workspaces', { name: 'W', slug: 'Not A Slug' }, 'slug'],
+    ['a secret name starting with a digit', 'post', '/api/secrets', { name: '1_TOKEN', value: 'v' }, 'name'],
+    ['a secret without a value', 'post', '/api/secrets', { name: 'TOKEN' }, 'value'],
+    ['a secret over MAX_SECRET_BYTES', 'post', '/api/secrets', { name: 'TOKEN', value: 'x'.repeat(65_537) }, 'value'],
+    ['a secret name with NUL in the path', 'delete', '/api/secrets/a%00b', undefined, 'name'],
+    ['a malformed key id', 'delete', '/api/api-keys/nope', undefined, 'id'],
+  ] as const)('refuses %s with 400 naming the field, storing nothing', async (_label, method, path, body, field) => {
+    const counts = () => t.sql(`SELECT (SELECT count(*) FROM api_keys) AS keys, (SELECT count(*) FROM workspaces) AS workspaces, (SELECT count(*) FROM workspace_secrets) AS secrets`);
+    const before = await counts();
+    const call = t.as(a.admin)[method](path);
+    const res = body === undefined ? await call : await call.send(body);
+    expectErrorDetail(res, 400, 'VALIDATION_FAILED', { field });
+    expect(await counts()).toEqual(before);
   });
 
   it('lets a write key write and a read key read', async () => {
@@ -243,6 +195,42 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
   });
 });
 
+/** Test only: a route that forgets the workspace, which the cross-workspace check must catch. */
+@ApiTags('test')
+@Controller('projects')
+class UnscopedProjectsController {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  @Get(':id/unscoped-summary')
+  @ApiOperation({ operationId: 'getUnscopedProjectSummary', summary: 'Test only: reads a project by its id alone' })
+  async summary(@Param('id', ParseUuid()) id: string): Promise<{ name: string }> {
+    const [row] = await this.db.query(`SELECT name FROM generated_projects WHERE id = $1`, [id]);
+    if (!row) throw new DomainError('PROJECT_NOT_FOUND', `Project ${id} does not exist`);
+    return row;
+  }
+}
+
+@Module({ controllers: [UnscopedProjectsController] })
+class UnscopedModule {}
+
+describe('access: the cross-workspace check itself', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({}, { imports: [UnscopedModule] });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('catches an operation that forgets the workspace', async () => {
+    const document = (await t.api.get('/docs-json').expect(200)).body;
+    const operations = operationsOf(document);
+    const violations = await crossWorkspaceViolations(t, await seedTenants(t), document, operations);
+    expect(violations.length).toBeGreaterThan(0);
+    for (const line of violations) expect(line).toMatch(/^getUnscopedProjectSummary: /);
+  });
+});
+
 describe('access: rate limiting and bootstrap', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -253,12 +241,24 @@ describe('access: rate limiting and bootstrap', () => {
   });
 
   it('answers 429 with Retry-After once a key spends its budget, and not for another key', async () => {
+    const other = await t.api.post('/api/api-keys').send({ name: 'other', scopes: ['read'] }).expect(201);
     for (let i = 0; i < 3; i++) await t.api.get('/api/workspaces/current').expect(200);
     const limited = await t.api.get('/api/workspaces/current').expect(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited.body).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED' });
+    // A key's first request counts against its address (the key is not verified yet); then its own budget.
+    await t.as(other.body.token).get('/api/workspaces/current').expect(200);
+    for (let i = 0; i < 3; i++) await t.as(other.body.token).get('/api/workspaces/current').expect(200);
+    await t.as(other.body.token).get('/api/workspaces/current').expect(429);
     const { default: request } = await import('supertest');
     await request(t.url).get('/health').expect(200);
+  });
+
+  it('counts made-up tokens against their address, so that a fresh token per request gets no fresh budget', async () => {
+    // This address has spent its budget above (first requests of keys, and these).
+    let last = 0;
+    for (let i = 0; i < 4; i++) last = (await t.as(`fl_made-up-${i}-${'x'.repeat(40)}`).get('/api/projects')).status;
+    expect(last).toBe(429);
   });
 
   it('makes BOOTSTRAP_API_KEY an admin key of the default workspace', async () => {

@@ -31,21 +31,25 @@ export function operationsOf(document: Schema, prefix = '/api/'): Operation[] {
   return operations;
 }
 
-/** A value that satisfies `schema`: its example when it has one, else the simplest valid value. */
-export function sample(schema: Schema | undefined, document: Schema, depth = 0): unknown {
+/**
+ * A value that satisfies `schema`: its example when it has one, else the simplest valid value.
+ * Object properties named in `ids` (required or not) get that id: a request naming given rows.
+ */
+export function sample(schema: Schema | undefined, document: Schema, depth = 0, ids: Record<string, string> = {}): unknown {
   if (!schema || depth > 8) return undefined;
-  if (schema.$ref) return sample(resolve(schema.$ref, document), document, depth + 1);
+  if (schema.$ref) return sample(resolve(schema.$ref, document), document, depth + 1, ids);
   if (schema.example !== undefined) return schema.example;
   if (schema.enum) return schema.enum[0];
-  if (schema.allOf) return Object.assign({}, ...schema.allOf.map((s: Schema) => sample(s, document, depth + 1)));
+  if (schema.allOf) return Object.assign({}, ...schema.allOf.map((s: Schema) => sample(s, document, depth + 1, ids)));
   switch (schema.type) {
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const name of schema.required ?? []) out[name] = sample(schema.properties?.[name], document, depth + 1);
+      for (const name of schema.required ?? []) out[name] = ids[name] ?? sample(schema.properties?.[name], document, depth + 1, ids);
+      for (const name of Object.keys(schema.properties ?? {})) if (name in ids) out[name] = ids[name];
       return out;
     }
     case 'array':
-      return Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => sample(schema.items, document, depth + 1));
+      return Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => sample(schema.items, document, depth + 1, ids));
     case 'integer':
     case 'number':
       return schema.minimum ?? 1;

@@ -22,6 +22,8 @@ export interface TestApp {
   adminToken: string;
   /** A supertest agent carrying another token. */
   as(token: string): ReturnType<typeof request.agent>;
+  /** Every route the HTTP server serves, as `METHOD /path/{param}` (HEAD routes left out). */
+  routes: string[];
   /** Runs SQL directly against this test's database (to look at what is stored). */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
@@ -59,6 +61,15 @@ export async function startTestApp(env: Record<string, string> = {}, options: Pi
     '',
   );
   const app = await createApp({ config, databaseUrl, migrations: await loadMigrations(), imports: options.imports });
+  const routes: string[] = [];
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route) => {
+      for (const method of ([] as string[]).concat(route.method)) {
+        if (method !== 'HEAD') routes.push(`${method} ${route.url.replace(/:(\w+)/g, '{$1}')}`);
+      }
+    });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -70,6 +81,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Pi
     config,
     databaseUrl,
     adminToken,
+    routes,
     api: request.agent(url).set('authorization', `Bearer ${adminToken}`),
     as: (token) => request.agent(url).set('authorization', `Bearer ${token}`),
     sql: async (text, params) => (await pool.query(text, params)).rows,
