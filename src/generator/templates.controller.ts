@@ -3,8 +3,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags
 import { WorkspaceId } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
-import { ProjectDto } from '../projects/dto/project.dto.js';
-import { GeneratedProject } from '../projects/generated-project.entity.js';
+import { ProjectDto, toProjectDto } from '../projects/dto/project.dto.js';
 import { InstantiateProjectDto, InstantiateTemplateDto } from './dto/instantiate.dto.js';
 import { TemplateDto } from './dto/template.dto.js';
 import { TemplatesService } from './templates.service.js';
@@ -31,8 +30,8 @@ export class TemplatesController {
   @ApiOperation({ operationId: 'instantiateTemplate', summary: 'Create a project from a built-in template', description: RENDERING })
   @ApiCreatedResponse({ type: ProjectDto })
   @ApiErrors(400, 404, 409, 413)
-  instantiateTemplate(@WorkspaceId() workspaceId: string, @Body() dto: InstantiateTemplateDto): Promise<GeneratedProject> {
-    return this.templates.instantiateBuiltin(workspaceId, dto);
+  async instantiateTemplate(@WorkspaceId() workspaceId: string, @Body() dto: InstantiateTemplateDto): Promise<ProjectDto> {
+    return toProjectDto(await this.templates.instantiateBuiltin(workspaceId, dto));
   }
 
   @Post('projects/:id/instantiate')
@@ -46,7 +45,7 @@ export class TemplatesController {
   })
   @ApiCreatedResponse({ type: ProjectDto })
   @ApiErrors(400, 404, 409, 413)
-  instantiateProject(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: InstantiateProjectDto): Promise<GeneratedProject> {
-    return this.templates.instantiateProject(workspaceId, id, dto);
+  async instantiateProject(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: InstantiateProjectDto): Promise<ProjectDto> {
+    return toProjectDto(await this.templates.instantiateProject(workspaceId, id, dto));
   }
 }

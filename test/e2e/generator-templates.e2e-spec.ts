@@ -69,6 +69,8 @@ describe('generator: templates', () => {
       const res = await t.api.post('/api/templates/instantiate').send({ template, name: `From ${template}`, variables }).expect(201);
       expect(res.body).toMatchObject({ name: `From ${template}`, metadata: { instantiatedFrom: { template } } });
       expect(res.body.fileCount).toBeGreaterThan(3);
+      // The project as every other project route shows it: the documented fields, nothing of the row beyond.
+      expect(res.body).toEqual((await t.api.get(`/api/projects/${res.body.id}`).expect(200)).body);
       const files = await filesOf(res.body.id);
       const manifest = JSON.parse(files.get('package.json')!.content.toString('utf8'));
       expect(manifest.name).toBe(packageName);
