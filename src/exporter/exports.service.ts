@@ -124,8 +124,10 @@ export class ExportsService {
       if (remote.credentialId) {
         const credential = await this.credentials.get(workspaceId, remote.credentialId);
         const host = new URL(row.remoteUrl).host;
-        if (credential.host && credential.host !== host) {
-          throw invalid('remote.credentialId', 'credential-host', `Git credential "${credential.name}" may only be sent to ${credential.host}, not to ${host}`);
+        if (credential.host !== host) {
+          // A credential bound to no host (made before hosts were required) is sent nowhere.
+          const allowed = credential.host ?? 'the host it is bound to, and it has none: create it again with a host';
+          throw invalid('remote.credentialId', 'credential-host', `Git credential "${credential.name}" may only be sent to ${allowed}, not to ${host}`);
         }
         row.credentialId = credential.id;
       }

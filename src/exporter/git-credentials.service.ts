@@ -30,7 +30,7 @@ export class GitCredentialsService {
   }
 
   async create(workspaceId: string, dto: CreateGitCredentialDto): Promise<GitCredential> {
-    const credential = this.credentials.create(workspaceId, { name: dto.name, username: dto.username, host: dto.host?.toLowerCase() ?? null });
+    const credential = this.credentials.create(workspaceId, { name: dto.name, username: dto.username, host: dto.host.toLowerCase() });
     credential.id = randomUUID();
     credential.ciphertext = this.secrets.encrypt(dto.token, contextOf(workspaceId, credential.id));
     try {

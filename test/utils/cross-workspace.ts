@@ -126,7 +126,7 @@ export async function seedTenants(t: TestApp): Promise<Tenants> {
     [b.id, agent.body.id],
   );
   const exported = await t.as(b.admin).post(`/api/projects/${project.body.id}/exports`).send({ message: 'B-only export' }).expect(202);
-  const credential = await t.as(b.admin).post('/api/git-credentials').send({ name: 'b-credential', username: 'b-user', token: secretValue }).expect(201);
+  const credential = await t.as(b.admin).post('/api/git-credentials').send({ name: 'b-credential', username: 'b-user', token: secretValue, host: 'git.b.example' }).expect(201);
   const workflow = await t.as(b.admin).post('/api/workflows').send({ name: 'B-only workflow', steps: [{ id: 'b_only_step', type: 'create_project', config: { name: 'B workflow project' } }] }).expect(201);
   const workflowRun = await t.as(b.admin).post(`/api/workflows/${workflow.body.id}/runs`).send({ input: { marker: 'B-only input' } }).expect(202);
   const seedB: Seed = {

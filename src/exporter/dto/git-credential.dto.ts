@@ -1,5 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
+import { IsString, Length, Matches, MaxLength } from 'class-validator';
 
 export const CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 /** A host name or address, optionally with a port: what `new URL(remote).host` gives. */
@@ -18,9 +18,9 @@ export class CreateGitCredentialDto {
   @IsString() @Length(1, 4096) @Matches(/^[^\s]+$/, { message: 'token must not contain whitespace' })
   token!: string;
 
-  @ApiPropertyOptional({ example: 'github.com', description: 'Only send this credential to remotes on this host (with a port when not the default). Recommended.' })
-  @IsOptional() @IsString() @MaxLength(255) @Matches(HOST, { message: 'host must be a host name or address, optionally with ":port"' })
-  host?: string;
+  @ApiProperty({ example: 'github.com', description: 'The only host this credential is sent to (with a port when not the default): a credential bound to no host could be sent to any remote an export names' })
+  @IsString() @MaxLength(255) @Matches(HOST, { message: 'host must be a host name or address, optionally with ":port"' })
+  host!: string;
 }
 
 export class GitCredentialDto {
