@@ -119,14 +119,22 @@ export class GitService {
     }
   }
 
-  /** The object id a ref points at (loose or packed), or null. */
+  /**
+   * The object id a ref points at (loose or packed), or null when there is none. A ref file that
+   * holds anything else is an error, never "no ref": a compare-and-swap against null would then
+   * replace the branch's history with a new root commit.
+   */
   async readRef(gitdir: string, ref: string): Promise<string | null> {
-    const loose = await readFile(join(gitdir, ref), 'utf8').catch(() => null);
+    const loose = await readFile(join(gitdir, ref), 'utf8').catch((error: NodeJS.ErrnoException) => {
+      // Missing; or `a` is a folder of refs (EISDIR), or `a/b` sits below the ref file `a` (ENOTDIR).
+      if (error.code === 'ENOENT' || error.code === 'EISDIR' || error.code === 'ENOTDIR') return null;
+      throw error;
+    });
     if (loose !== null) {
       const value = loose.trim();
       if (SHA.test(value)) return value;
       if (value.startsWith('ref: ')) return this.readRef(gitdir, value.slice(5));
-      return null;
+      throw new Error(`${ref} is damaged (it holds neither an object id nor a symbolic ref); repair or remove it`);
     }
     const packed = await readFile(join(gitdir, 'packed-refs'), 'utf8').catch(() => '');
     for (const line of packed.split('\n')) {
@@ -157,6 +165,20 @@ export class GitService {
       await unlink(lock).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * A ref that stands in the way of `ref` as a file or a folder: Git cannot hold both `a` and
+   * `a/b` (loose refs are files, so one would be a folder of the other). Null when there is none.
+   */
+  async clashingRef(gitdir: string, ref: string): Promise<string | null> {
+    const parts = ref.split('/');
+    for (let length = 3; length < parts.length; length++) {
+      const prefix = parts.slice(0, length).join('/');
+      if ((await this.readRef(gitdir, prefix)) !== null) return prefix;
+    }
+    const below = (await this.run(gitdir, ['for-each-ref', '--count=1', '--format=%(refname)', `${ref}/`])).trim();
+    return below || null;
   }
 
   /** Makes HEAD name `branch` when the branch it names does not exist (a first export to another branch). */
@@ -263,7 +285,9 @@ export class GitService {
   /** Packs loose objects when git thinks there are too many (cheap otherwise). Never throws. */
   async maintain(gitdir: string): Promise<void> {
     try {
-      await this.run(gitdir, ['gc', '--auto', '--quiet']);
+      // In the foreground (no detached gc): it must be over before the project's lock is released,
+      // or its prune could race the next export's objects.
+      await this.run(gitdir, ['-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet']);
     } catch (error) {
       this.logger.warn(`git gc --auto failed in ${gitdir}: ${(error as Error).message}`);
     }

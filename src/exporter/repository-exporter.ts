@@ -147,6 +147,7 @@ export class RepositoryExporter implements OnApplicationShutdown {
       return { commitSha: tip, parentSha: tipCommit.parents[0] ?? null, unchanged: false, fileCount: snapshot?.files.size ?? null, remember: NOTHING_TO_REMEMBER };
     }
 
+    if (!tip && !created) await this.refuseClash(gitdir, ref);
     const { base, baseIsTip } = created ? { base: null, baseIsTip: false } : await this.baseSnapshot(runner, gitdir, projectId, branch, tip);
     const read = performance.now();
     const files = await this.writeBlobs(runner, gitdir, projectId, base, signal);
@@ -187,6 +188,7 @@ export class RepositoryExporter implements OnApplicationShutdown {
   /** Points `refs/tags/<tag>` at the commit; fine if it already does, a failure if it names another. */
   async tag(projectId: string, tag: string, commitSha: string): Promise<void> {
     const { gitdir } = await this.git.open(projectId);
+    if ((await this.git.readRef(gitdir, `refs/tags/${tag}`)) === null) await this.refuseClash(gitdir, `refs/tags/${tag}`);
     try {
       await this.git.updateRef(gitdir, `refs/tags/${tag}`, null, commitSha);
     } catch (error) {
@@ -215,6 +217,14 @@ export class RepositoryExporter implements OnApplicationShutdown {
       result.refs.push(tag);
     }
     return result;
+  }
+
+  private async refuseClash(gitdir: string, ref: string): Promise<void> {
+    const clash = await this.git.clashingRef(gitdir, ref);
+    if (clash) {
+      const name = (full: string) => full.replace(/^refs\/(heads|tags)\//, '');
+      throw new ExportFailure(`"${name(ref)}" cannot be created next to the existing "${name(clash)}": Git cannot hold a branch or tag and a folder of that name at once`);
+    }
   }
 
   /** Packs loose objects when git thinks it is time (after an export, still under the lock). */
