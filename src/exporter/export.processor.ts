@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { SecretsService } from '../access/secrets.service.js';
 import { DomainError } from '../common/domain-error.js';
@@ -10,7 +10,7 @@ import { GitCredentialsService } from './git-credentials.service.js';
 import { RefConflictError, RefLockedError } from './git.service.js';
 import { PushCredentials, PushFailure } from './push-error.js';
 import { redact } from './remote-url.js';
-import { CommitOutcome, ExportFailure, RepositoryExporter } from './repository-exporter.js';
+import { CommitOutcome, CommitResult, ExportFailure, RepositoryExporter } from './repository-exporter.js';
 import { RepositoryExport } from './repository-export.entity.js';
 import { TreeEntryError } from './tree-builder.js';
 
@@ -45,7 +45,23 @@ export class ExportProcessor implements OnModuleInit {
   async run(exportId: string, ctx: JobContext): Promise<void> {
     const first = await this.repository.findOneBy({ id: exportId });
     if (!first || FINAL.has(first.status)) return;
-    await this.exporter.withProjectLock(first.projectId, ctx.signal, async (runner) => {
+    try {
+      await this.runLocked(first.projectId, exportId, ctx);
+    } catch (error) {
+      // A failure around the export itself (the lock's timeout, the database): on the last
+      // attempt the row ends as failed, or the recovery sweep would enqueue it again forever.
+      if (!ctx.signal.aborted && ctx.attempt >= ctx.maxAttempts) {
+        const message = redact(error instanceof Error ? error.message : String(error), []);
+        await this.repository
+          .update({ id: exportId, status: In(['queued', 'running']) }, { status: 'failed', error: message, finishedAt: new Date(), inlineCredential: null })
+          .catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  private async runLocked(projectId: string, exportId: string, ctx: JobContext): Promise<void> {
+    await this.exporter.withProjectLock(projectId, ctx.signal, async (runner) => {
       // Read again under the lock: another worker may have finished it meanwhile.
       const row = await this.load(exportId);
       if (!row || FINAL.has(row.status)) return;
@@ -55,7 +71,7 @@ export class ExportProcessor implements OnModuleInit {
       let remember: () => Promise<void> = async () => undefined;
       let credentials: PushCredentials | undefined;
       try {
-        const result = await this.exporter.commit(runner, {
+        const result = row.commitSha ? await this.committedEarlier(row) : await this.exporter.commit(runner, {
           projectId: row.projectId,
           exportId: row.id,
           branch: row.branch,
@@ -68,6 +84,9 @@ export class ExportProcessor implements OnModuleInit {
         const { remember: save, ...committed } = result;
         outcome = committed;
         remember = save;
+        // Recorded at once: a retry (after a failed push, a crash) reuses this commit, even when
+        // another export has committed on top of it meanwhile.
+        if (!row.commitSha) await this.repository.update({ id: exportId }, committed);
         if (row.tag) await this.exporter.tag(row.projectId, row.tag, outcome.commitSha);
         let pushResult = null;
         if (row.remoteUrl) {
@@ -90,6 +109,11 @@ export class ExportProcessor implements OnModuleInit {
         if (!ctx.signal.aborted) await this.exporter.maintain(row.projectId);
       }
     });
+  }
+
+  /** The commit an earlier attempt of this export made (recorded before its tag or push). */
+  private committedEarlier(row: RepositoryExport): CommitResult {
+    return { commitSha: row.commitSha!, parentSha: row.parentSha, unchanged: row.unchanged ?? false, fileCount: row.fileCount, remember: async () => undefined };
   }
 
   private async failed(row: RepositoryExport, startedAt: Date, ctx: JobContext, error: unknown, outcome: CommitOutcome | undefined, credentials?: PushCredentials): Promise<void> {
@@ -121,7 +145,7 @@ export class ExportProcessor implements OnModuleInit {
     if (row.credentialId) {
       const credential = await this.credentials.reveal(row.workspaceId, row.credentialId);
       const host = new URL(row.remoteUrl as string).host;
-      if (credential.host && credential.host !== host) throw new ExportFailure(`the Git credential may only be sent to ${credential.host}, not to ${host}`);
+      if (credential.host !== host) throw new ExportFailure(`the Git credential may only be sent to ${credential.host ?? 'the host it is bound to (it has none: create it again with a host)'}, not to ${host}`);
       return { username: credential.username, token: credential.token };
     }
     if (row.inlineCredential) {

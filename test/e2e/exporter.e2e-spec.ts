@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { startGitHttpServer, GitHttpServer } from '../setup/git-http-server.js';
 import { git, gitFails, readCheckout, scratch } from '../utils/git-cli.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
@@ -348,7 +350,13 @@ describe('exporter: projects to Git history, pushes and clones (in-process jobs)
     // A credential bound to a host is never sent to another one.
     const elsewhere = await t.api.post(`/api/projects/${p.id}/exports`).send({ remote: { url: `${other.url}/x.git`, credentialId: created.body.id } }).expect(400);
     expect(elsewhere.body.details[0].rule).toBe('credential-host');
-    await t.api.post('/api/git-credentials').send({ name: created.body.name, username: 'u', token: 't' }).expect(409);
+    await t.api.post('/api/git-credentials').send({ name: created.body.name, username: 'u', token: 't', host: 'example.com' }).expect(409);
+    const unbound = await t.api.post('/api/git-credentials').send({ name: 'no-host', username: 'u', token: 't' }).expect(400);
+    expect(new Set(unbound.body.details.map((d: { field: string }) => d.field))).toEqual(new Set(['host']));
+    // A credential stored without a host (before hosts were required) is sent to no host at all.
+    await t.sql(`UPDATE git_credentials SET host = NULL WHERE id = $1`, [created.body.id]);
+    const hostless = await t.api.post(`/api/projects/${p.id}/exports`).send({ remote: { url, credentialId: created.body.id } }).expect(400);
+    expect(hostless.body.details[0]).toMatchObject({ field: 'remote.credentialId', rule: 'credential-host' });
     await t.api.delete(`/api/git-credentials/${created.body.id}`).expect(204);
     await t.api.delete(`/api/git-credentials/${created.body.id}`).expect(404);
   });
@@ -441,6 +449,63 @@ describe('exporter: projects to Git history, pushes and clones (in-process jobs)
     await t.app.get(JobQueue).sweep();
     const done = await waitFor(row.id);
     expect(done).toMatchObject({ status: 'succeeded', unchanged: false, fileCount: 1 });
+  });
+
+  it('keeps the commit an interrupted export made, even when another export has committed on top meanwhile', async () => {
+    const p = await project([{ path: 'v.txt', content: 'one' }]);
+    const first = await exported(p.id);
+    await t.api.put(`/api/projects/${p.id}/files`).send({ files: [{ path: 'v.txt', content: 'two' }] }).expect(200);
+    const second = await exported(p.id);
+    // Left running after its commit was recorded (a crash before its push, say).
+    const [row] = await t.sql<{ id: string }>(
+      `INSERT INTO repository_exports (workspace_id, project_id, status, branch, message, author_name, author_email, commit_sha, unchanged, file_count)
+       SELECT workspace_id, id, 'running', 'main', 'interrupted', 'A', 'a@example.com', $2, false, 1 FROM generated_projects WHERE id = $1 RETURNING id`,
+      [p.id, first.commitSha],
+    );
+    const { JobQueue } = await import('../../src/queue/job-queue.js');
+    await t.app.get(JobQueue).sweep();
+    expect(await waitFor(row.id)).toMatchObject({ status: 'succeeded', commitSha: first.commitSha, unchanged: false });
+    expect((await git(['--git-dir', gitdirOf(p.id), 'rev-list', 'main'])).trim().split('\n')).toEqual([second.commitSha, first.commitSha]);
+  });
+
+  it('refuses a branch or tag that would be a file where another is a folder, or the reverse', async () => {
+    const p = await project([{ path: 'a.txt', content: 'a' }]);
+    expect(await exported(p.id, { branch: 'release' })).toMatchObject({ status: 'succeeded' });
+    const below = await exported(p.id, { branch: 'release/v2' });
+    expect(below).toMatchObject({ status: 'failed', error: '"release/v2" cannot be created next to the existing "release": Git cannot hold a branch or tag and a folder of that name at once' });
+    expect(await exported(p.id, { branch: 'topic/one' })).toMatchObject({ status: 'succeeded' });
+    expect(await exported(p.id, { branch: 'topic' })).toMatchObject({ status: 'failed', error: expect.stringMatching(/"topic" cannot be created next to the existing "topic\/one"/) });
+    expect(await exported(p.id, { tag: 'v1/rc' })).toMatchObject({ status: 'succeeded' });
+    expect(await exported(p.id, { tag: 'v1' })).toMatchObject({ status: 'failed', error: expect.stringMatching(/"v1" cannot be created next to the existing "v1\/rc"/) });
+    await git(['--git-dir', gitdirOf(p.id), 'fsck', '--strict', '--no-dangling']);
+  });
+
+  it('ends an export as failed when its last attempt cannot even take the project\'s lock', async () => {
+    const p = await project([{ path: 'a.txt', content: 'a' }]);
+    const holder = new pg.Client({ connectionString: t.databaseUrl });
+    await holder.connect();
+    const timeout = t.config.EXPORT_LOCK_TIMEOUT_MS;
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`forgeline:export:${p.id}`]);
+      t.config.EXPORT_LOCK_TIMEOUT_MS = 100;
+      const blocked = await exported(p.id);
+      // Not queued again and again by the recovery sweep: failed, saying why.
+      expect(blocked).toMatchObject({ status: 'failed', error: expect.stringMatching(/EXPORT_LOCK_TIMEOUT_MS=100/) });
+      expect((await t.app.get((await import('../../src/exporter/exports.service.js')).ExportsService).unfinished()).map((job) => job.data.exportId)).not.toContain(blocked.id);
+    } finally {
+      t.config.EXPORT_LOCK_TIMEOUT_MS = timeout;
+      await holder.end();
+    }
+  });
+
+  it('fails on a damaged branch ref instead of starting the branch over', async () => {
+    const p = await project([{ path: 'a.txt', content: 'a' }]);
+    await exported(p.id);
+    writeFileSync(join(gitdirOf(p.id), 'refs', 'heads', 'main'), 'not a commit id\n');
+    await t.api.put(`/api/projects/${p.id}/files`).send({ files: [{ path: 'a.txt', content: 'b' }] }).expect(200);
+    const damaged = await exported(p.id);
+    expect(damaged).toMatchObject({ status: 'failed', error: expect.stringMatching(/refs\/heads\/main is damaged/) });
+    expect(readFileSync(join(gitdirOf(p.id), 'refs', 'heads', 'main'), 'utf8')).toBe('not a commit id\n');
   });
 
   describe('the /git/ endpoint', () => {
