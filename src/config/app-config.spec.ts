@@ -118,6 +118,11 @@ describe('loadConfig', () => {
     expect(checkServiceConfig(load({})).SECRETS_KEY).toBeUndefined();
   });
 
+  it('requires a request body limit that fits one file of MAX_FILE_BYTES in base64', () => {
+    expect(() => checkServiceConfig(load({ MAX_FILE_BYTES: String(60 * MiB) }))).toThrow(/MAX_REQUEST_BYTES=67108864 is too small for one file of MAX_FILE_BYTES=62914560/);
+    expect(checkServiceConfig(load({ MAX_FILE_BYTES: String(60 * MiB), MAX_REQUEST_BYTES: String(90 * MiB) })).MAX_FILE_BYTES).toBe(60 * MiB);
+  });
+
   it('does not name the variables that are fine', () => {
     const error = errorOf({ PORT: 'abc', HOST: 'example.test' });
     expect(error.message).not.toContain('HOST');

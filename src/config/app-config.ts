@@ -436,10 +436,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
  * migration CLI needs none of them). Throws ConfigError naming the variable.
  */
 export function checkServiceConfig(config: AppConfig): AppConfig {
+  const problems: string[] = [];
   if (config.DATABASE_URL && !config.SECRETS_KEY) {
-    throw new ConfigError(
-      'Invalid configuration:\n  SECRETS_KEY is required when DATABASE_URL is set: every process that shares the database must encrypt and read secrets with the same key (make one with: openssl rand -hex 32)',
-    );
+    problems.push('SECRETS_KEY is required when DATABASE_URL is set: every process that shares the database must encrypt and read secrets with the same key (make one with: openssl rand -hex 32)');
   }
+  // One file of MAX_FILE_BYTES, base64-encoded in a JSON body, must fit in a request.
+  const smallestBody = Math.ceil(config.MAX_FILE_BYTES / 3) * 4 + 64 * 1024;
+  if (config.MAX_REQUEST_BYTES < smallestBody) {
+    problems.push(`MAX_REQUEST_BYTES=${config.MAX_REQUEST_BYTES} is too small for one file of MAX_FILE_BYTES=${config.MAX_FILE_BYTES} sent as base64: it must be at least ${smallestBody}`);
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
   return config;
 }
