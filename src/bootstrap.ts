@@ -10,6 +10,7 @@ import { registerAuthentication } from './access/authentication.js';
 import { registerRateLimit } from './access/rate-limit.js';
 import { ErrorResponseDto } from './common/error-response.js';
 import { registerSecurityHeaders } from './common/security-headers.js';
+import { registerJsonBodyParser } from './common/json-body.js';
 import { createValidationPipe } from './common/validation.js';
 import { requestId } from './logging/logging.module.js';
 
@@ -36,6 +37,7 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     ],
   });
   app.useGlobalPipes(createValidationPipe());
+  registerJsonBodyParser(app, config.MAX_REQUEST_BYTES);
   app
     .getHttpAdapter()
     .getInstance()

@@ -1,4 +1,4 @@
-import { expectError } from '../utils/http.js';
+import { expectError, expectErrorDetail } from '../utils/http.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
@@ -105,6 +105,22 @@ describe('service', () => {
       const res = await t.api.post('/api/projects').set('content-type', 'application/json').send('{"name": ');
       expectError(res, 400, 'BAD_REQUEST');
       expect(res.body.message).toMatch(/JSON/);
+    });
+
+    it.each([
+      ['a jsonb field', '/api/projects', '{"name": "p", "metadata": {"note": "\\ud800"}}', 'metadata.note'],
+      ['a text field', '/api/projects', '{"name": "\\udc00 p"}', 'name'],
+      ['a key', '/api/projects', '{"name": "p", "metadata": {"\\ud83d": 1}}', 'metadata.\ud83d'],
+    ])('answers a lone UTF-16 surrogate in %s with 400 naming it, storing nothing', async (_label, path, body, field) => {
+      const before = (await t.api.get('/api/projects').expect(200)).body.total;
+      const res = await t.api.post(path).set('content-type', 'application/json').send(body);
+      expectErrorDetail(res, 400, 'VALIDATION_FAILED', { field, rule: 'well-formed-unicode' });
+      expect((await t.api.get('/api/projects').expect(200)).body.total).toBe(before);
+    });
+
+    it('takes a surrogate pair (an emoji written as two escapes) as the character it is', async () => {
+      const res = await t.api.post('/api/projects').set('content-type', 'application/json').send('{"name": "rocket \\ud83d\\ude80"}').expect(201);
+      expect(res.body.name).toBe('rocket \u{1F680}');
     });
 
     it('answers an unsupported body type with 415 in the common error shape', async () => {
