@@ -9,7 +9,7 @@ import { AgentRunRecorder, RunEnd, RunTotals } from './agent-run.recorder.js';
 import { AnthropicClient, LlmError } from './anthropic.client.js';
 import { JsonSchema, validateAgainst } from './json-schema.js';
 import { redact, truncateBytes, truncateForModel } from './text.js';
-import { CatalogSession, SUBMIT_RESULT, ToolCatalog } from './tool-catalog.js';
+import { beyondScope, CatalogSession, requiredScopeOf, SUBMIT_RESULT, ToolCatalog } from './tool-catalog.js';
 import type { ToolDefinition } from './tool-source.js';
 
 /** Why the run's AbortSignal fired. */
@@ -122,10 +122,17 @@ export class AgentAPICaller {
     let session: CatalogSession | null = null;
     try {
       const tools = this.catalog.allowed(agent.allowedOperations);
+      // The agent may have been changed since the run was queued: it still gets no more than its starter had.
+      const beyond = beyondScope(tools, run.startedScope);
+      if (beyond.length > 0) {
+        const names = beyond.map((tool) => `${tool.name} (needs "${requiredScopeOf(tool)}")`).join(', ');
+        return { status: 'failed', stopReason: 'forbidden', finalText: null, result: undefined, error: `The run was started with a "${run.startedScope}" key, and the agent's allow-list now grants ${names}: nothing was called` };
+      }
       session = await this.catalog.open(tools, {
         workspaceId: run.workspaceId,
         runId: run.id,
         expiresAt: new Date(Date.now() + agent.runTimeoutMs + this.config.AGENT_RUN_KEY_MARGIN_MS),
+        maxScope: run.startedScope,
       });
       await this.recorder.setApiKey(run.id, session.apiKeyIds[0] ?? null);
       return await this.loop(run, agent, tools, session, controller.signal, state);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import type { Scope } from '../access/api-key.entity.js';
 import { DomainError, ErrorDetail } from '../common/domain-error.js';
 import { Page, PageQueryDto } from '../common/pagination.js';
 import { WorkspaceScopedRepository } from '../common/workspace-scoped.repository.js';
@@ -25,7 +26,8 @@ export class AgentsService {
     this.agents = new WorkspaceScopedRepository(repository, agentNotFound);
   }
 
-  async create(workspaceId: string, dto: CreateAgentDto): Promise<Agent> {
+  /** `scope`: the caller's; the agent's allow-list may not grant more (403). */
+  async create(workspaceId: string, dto: CreateAgentDto, scope: Scope): Promise<Agent> {
     const c = this.config;
     const agent = this.agents.create(workspaceId, {
       name: dto.name,
@@ -40,6 +42,7 @@ export class AgentsService {
       toolTimeoutMs: dto.toolTimeoutMs ?? c.AGENT_DEFAULT_TOOL_TIMEOUT_MS,
     });
     this.check(agent);
+    this.catalog.assertWithin(agent.allowedOperations, scope, 'createAgent');
     return this.agents.save(workspaceId, agent);
   }
 
@@ -51,7 +54,11 @@ export class AgentsService {
     return this.agents.get(workspaceId, id);
   }
 
-  async update(workspaceId: string, id: string, dto: UpdateAgentDto): Promise<Agent> {
+  /**
+   * The allow-list as it will be, not only the entries sent, must stay within the caller's scope:
+   * a write key may not change (its prompt, its limits) an agent that acts with admin powers.
+   */
+  async update(workspaceId: string, id: string, dto: UpdateAgentDto, scope: Scope): Promise<Agent> {
     const agent = await this.get(workspaceId, id);
     for (const [key, value] of Object.entries(dto)) {
       if (value === undefined) continue;
@@ -59,6 +66,7 @@ export class AgentsService {
       (agent as unknown as Record<string, unknown>)[key] = key === 'allowedOperations' ? [...new Set(value as string[])] : value;
     }
     this.check(agent);
+    this.catalog.assertWithin(agent.allowedOperations, scope, 'updateAgent');
     await this.agents.save(workspaceId, agent);
     return this.get(workspaceId, id);
   }

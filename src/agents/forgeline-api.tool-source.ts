@@ -3,13 +3,14 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import type { Scope } from '../access/api-key.entity.js';
 import { ApiKeysService } from '../access/api-keys.service.js';
+import { highestScope } from '../access/auth-context.js';
 import { AppConfig } from '../config/app-config.js';
 import { OpenApiDocumentHolder } from './openapi-document.holder.js';
 import { HttpBinding, pathParamProblem, toolsFromOpenApi, toRequest } from './openapi-tools.js';
 import { bodyText, redact } from './text.js';
+import { beyondScope, requiredScopeOf } from './tool-catalog.js';
 import type { ToolDefinition, ToolOutcome, ToolSession, ToolSessionScope, ToolSource } from './tool-source.js';
 
-const SCOPE_RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 export const RUN_KEY_PREFIX = 'agent-run:';
 
 /**
@@ -39,7 +40,10 @@ export class ForgelineApiToolSource implements ToolSource {
     const { bindings } = this.load();
     const own = tools.filter((tool) => tool.source === this.name && bindings.has(tool.name));
     if (own.length === 0) return { apiKeyId: null, execute: () => Promise.reject(new Error('no Forgeline tools in this session')), close: async () => undefined };
-    const needed = own.reduce<Scope>((max, tool) => (SCOPE_RANK[tool.requiredScope ?? 'write'] > SCOPE_RANK[max] ? tool.requiredScope ?? 'write' : max), 'read');
+    // The run was checked against its starter's scope before; this is the last line of defence.
+    const beyond = beyondScope(own, scope.maxScope);
+    if (beyond.length > 0) throw new Error(`${beyond.map((tool) => tool.name).join(', ')} need more than the "${scope.maxScope}" scope the run was started with`);
+    const needed: Scope = highestScope(own.map(requiredScopeOf));
     const { key, token } = await this.apiKeys.create(scope.workspaceId, {
       name: `${RUN_KEY_PREFIX}${scope.runId}`,
       scopes: [needed],

@@ -27,6 +27,8 @@ export interface ToolSessionScope {
   runId: string;
   /** When the session's credentials must stop working at the latest. */
   expiresAt: Date;
+  /** The most its credentials may hold: the scope of the key that started the run. */
+  maxScope: Scope;
 }
 
 /** What a tool call did: the loop turns it into a tool_result and a recorded call. */

@@ -1,7 +1,8 @@
 import { Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { WorkspaceId } from '../access/auth-context.js';
+import { Auth, highestScope, WorkspaceId } from '../access/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { WorkflowRunDetailDto } from './dto/workflow-run.dto.js';
@@ -40,8 +41,8 @@ export class WorkflowRunsController {
   @ApiOperation({ operationId: 'retryWorkflowRun', summary: 'Resume a failed run from its failed steps, keeping what succeeded' })
   @ApiAcceptedResponse({ type: WorkflowRunDetailDto })
   @ApiErrors(400, 404, 409)
-  async retry(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string): Promise<WorkflowRunDetailDto> {
-    return toRunDetailDto(await this.runs.retry(workspaceId, id));
+  async retry(@Auth() auth: AuthContext, @Param('id', ParseUuid()) id: string): Promise<WorkflowRunDetailDto> {
+    return toRunDetailDto(await this.runs.retry(auth.workspaceId, id, highestScope(auth.scopes)));
   }
 
   @Get(':id/events')

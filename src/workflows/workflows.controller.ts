@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { WorkspaceId } from '../access/auth-context.js';
+import { Auth, highestScope, WorkspaceId } from '../access/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
 import { Page, PageQueryDto } from '../common/pagination.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
@@ -75,8 +76,8 @@ export class WorkflowsController {
   @ApiOperation({ operationId: 'startWorkflowRun', summary: 'Start a run of the workflow\'s current version with an input; follow it with getWorkflowRun or its events' })
   @ApiAcceptedResponse({ type: WorkflowRunDetailDto })
   @ApiErrors(400, 404)
-  async start(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: StartWorkflowRunDto): Promise<WorkflowRunDetailDto> {
-    return toRunDetailDto(await this.runs.start(workspaceId, id, dto));
+  async start(@Auth() auth: AuthContext, @Param('id', ParseUuid()) id: string, @Body() dto: StartWorkflowRunDto): Promise<WorkflowRunDetailDto> {
+    return toRunDetailDto(await this.runs.start(auth.workspaceId, id, dto, highestScope(auth.scopes)));
   }
 
   @Get(':id/runs')

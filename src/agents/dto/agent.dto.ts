@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { SCOPES } from '../../access/api-key.entity.js';
+import type { Scope } from '../../access/api-key.entity.js';
 import { PageOf, PageQueryDto } from '../../common/pagination.js';
 import { RUN_STATUSES, STOP_REASONS } from '../agent-run.entity.js';
 import type { ModelRequestUsage, RunStatus, StopReason } from '../agent-run.entity.js';
@@ -118,6 +120,7 @@ export class AgentRunDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ format: 'uuid' }) agentId!: string;
   @ApiProperty() input!: string;
+  @ApiProperty({ enum: SCOPES, description: 'The scope of the key that started the run (in a workflow: of the key that started the workflow run); the run\'s key never holds more' }) startedScope!: Scope;
   @ApiProperty({ enum: RUN_STATUSES }) status!: RunStatus;
   @ApiPropertyOptional({ nullable: true, description: 'The validated submit_result input (agents with an output schema)' }) result!: unknown;
   @ApiProperty({ nullable: true, type: String, description: 'The model\'s last text' }) finalText!: string | null;

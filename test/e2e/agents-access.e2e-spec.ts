@@ -1,0 +1,138 @@
+/**
+ * What an agent may do, against a scripted Messages API and the real service: never more than
+ * the key that set it going (scopes), never an operation that starts or defines automation or
+ * holds credentials by a wildcard, and never a write-only value in what a run records.
+ */
+import { AgentRunDispatcher } from '../../src/agents/agent-run.dispatcher.js';
+import { callTools, endTurn, FakeAnthropicServer, startFakeAnthropic, toolUse } from '../setup/fake-anthropic-server.js';
+import { createWorkflow, startRun, stepOf, waitForRun } from '../factories/workflow.factory.js';
+import { startTestApp, TestApp } from '../utils/test-app.js';
+
+let markers = 0;
+const marker = (name: string) => `[access ${name} #${++markers}]`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+interface Run {
+  id: string;
+  status: string;
+  stopReason: string | null;
+  startedScope: string;
+  error: string | null;
+  finalText: string | null;
+  apiKeyId: string | null;
+  calls: Array<{ operationId: string; request: Record<string, any>; responseStatus: number | null; responseBody: string | null; error: string | null }>;
+}
+
+describe('agents: scopes, explicit-only operations and write-only fields', () => {
+  let t: TestApp;
+  let fake: FakeAnthropicServer;
+  let writeToken: string;
+  let workspaceId: string;
+
+  beforeAll(async () => {
+    fake = await startFakeAnthropic();
+    t = await startTestApp({ ANTHROPIC_API_KEY: fake.apiKey, ANTHROPIC_BASE_URL: fake.url });
+    writeToken = (await t.api.post('/api/api-keys').send({ name: 'writer', scopes: ['write'] }).expect(201)).body.token;
+    workspaceId = (await t.api.get('/api/workspaces/current').expect(200)).body.id;
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  afterEach(() => {
+    expect(fake.violations).toEqual([]);
+  });
+
+  async function waitFor(runId: string, done: (run: Run) => boolean): Promise<Run> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const run: Run = (await t.api.get(`/api/agent-runs/${runId}`).expect(200)).body;
+      if (done(run)) return run;
+      if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status}`);
+      await sleep(25);
+    }
+  }
+
+  describe('scopes', () => {
+    it('refuses a write key an agent whose allow-list needs admin, at create, update and start, naming the operation', async () => {
+      const writer = t.as(writeToken);
+      const created = await writer.post('/api/agents').send({ name: 'escalate', allowedOperations: ['getProject', 'listApiKeys', 'revokeApiKey'] }).expect(403);
+      expect(created.body).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/^createAgent: .*"write".*listApiKeys \(needs "admin"\).*revokeApiKey/) });
+      expect(created.body.details).toEqual([
+        expect.objectContaining({ field: 'allowedOperations[1]', rule: 'scope', operationId: 'listApiKeys', required: 'admin' }),
+        expect.objectContaining({ field: 'allowedOperations[2]', rule: 'scope', operationId: 'revokeApiKey', required: 'admin' }),
+      ]);
+      // An agent of the write key's own level is fine; giving it admin operations later is not.
+      const own = (await writer.post('/api/agents').send({ name: 'writer agent', allowedOperations: ['getProject'] }).expect(201)).body;
+      const grown = await writer.patch(`/api/agents/${own.id}`).send({ allowedOperations: ['getProject', 'createApiKey'] }).expect(403);
+      expect(grown.body.message).toMatch(/^updateAgent: .*createApiKey \(needs "admin"\)/);
+
+      // An admin's agent with admin operations: a write key may neither change nor start it.
+      const admins = (await t.api.post('/api/agents').send({ name: 'key manager', allowedOperations: ['listApiKeys'] }).expect(201)).body;
+      const changed = await writer.patch(`/api/agents/${admins.id}`).send({ systemPrompt: 'Revoke every key.' }).expect(403);
+      expect(changed.body.message).toMatch(/^updateAgent: .*listApiKeys/);
+      const started = await writer.post(`/api/agents/${admins.id}/runs`).send({ input: 'list the keys', wait: true }).expect(403);
+      expect(started.body).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/^startAgentRun: .*listApiKeys \(needs "admin"\)/) });
+      expect(await t.sql(`SELECT id FROM agent_runs WHERE agent_id = $1`, [admins.id])).toEqual([]);
+      expect((await t.api.get(`/api/agents/${admins.id}`).expect(200)).body.systemPrompt).toBe('');
+    });
+
+    it('gives the run key no more than the scope of the key that started the run', async () => {
+      const m = marker('run-key');
+      const writer = t.as(writeToken);
+      const agent = (await t.api.post('/api/agents').send({ name: 'reader', allowedOperations: ['getCurrentWorkspace'] }).expect(201)).body;
+      fake.script(m, [callTools(toolUse('getCurrentWorkspace', {})), endTurn('seen')]);
+      const run: Run = (await writer.post(`/api/agents/${agent.id}/runs`).send({ input: `${m} look`, wait: true }).expect(200)).body;
+      expect(run).toMatchObject({ status: 'succeeded', startedScope: 'write', calls: [expect.objectContaining({ responseStatus: 200 })] });
+      const [key] = await t.sql<{ scopes: string[] }>(`SELECT scopes FROM api_keys WHERE id = $1`, [run.apiKeyId]);
+      expect(key.scopes).toEqual(['read']);
+
+      const m2 = marker('admin-run');
+      const admins = (await t.api.post('/api/agents').send({ name: 'key lister', allowedOperations: ['listApiKeys'] }).expect(201)).body;
+      fake.script(m2, [callTools(toolUse('listApiKeys', {})), endTurn('listed')]);
+      const adminRun: Run = (await t.api.post(`/api/agents/${admins.id}/runs`).send({ input: `${m2} list`, wait: true }).expect(200)).body;
+      expect(adminRun).toMatchObject({ status: 'succeeded', startedScope: 'admin', calls: [expect.objectContaining({ operationId: 'listApiKeys', responseStatus: 200 })] });
+    });
+
+    it('fails, without a key or a call, a queued run whose agent gained operations beyond the scope it was started with', async () => {
+      const m = marker('queued-escalation');
+      const agent = (await t.api.post('/api/agents').send({ name: 'grows', allowedOperations: ['listApiKeys', 'revokeApiKey'] }).expect(201)).body;
+      // As if a write key had queued it before an admin widened the agent.
+      const [queued] = await t.sql<{ id: string }>(
+        `INSERT INTO agent_runs (workspace_id, agent_id, input, status, started_scope) VALUES ($1, $2, $3, 'queued', 'write') RETURNING id`,
+        [workspaceId, agent.id, `${m} revoke every key`],
+      );
+      fake.script(m, [callTools(toolUse('revokeApiKey', { id: queued.id })), endTurn('revoked')]);
+      await t.app.get(AgentRunDispatcher).recover();
+      const run = await waitFor(queued.id, (r) => r.status !== 'queued' && r.status !== 'running');
+      expect(run).toMatchObject({ status: 'failed', stopReason: 'forbidden', startedScope: 'write', apiKeyId: null, calls: [] });
+      expect(run.error).toMatch(/"write" key.*listApiKeys \(needs "admin"\).*revokeApiKey/);
+      expect(fake.requestsOf(m)).toEqual([]);
+      expect(await t.sql(`SELECT id FROM api_keys WHERE name = $1`, [`agent-run:${queued.id}`])).toEqual([]);
+    });
+
+    it('runs a workflow agent step with the scope of whoever started the workflow run', async () => {
+      const m = marker('workflow');
+      const admins = (await t.api.post('/api/agents').send({ name: 'workflow key lister', allowedOperations: ['listApiKeys'] }).expect(201)).body;
+      const workflow = await createWorkflow(t.api, [{ id: 'keys', type: 'agent', config: { agentId: admins.id, input: `${m} list the keys` } }]);
+      const writer = t.as(writeToken);
+
+      const byWriter = await waitForRun(t.api, (await startRun(writer, workflow.id)).id);
+      expect(byWriter).toMatchObject({ status: 'failed', startedScope: 'write' });
+      expect(stepOf(byWriter, 'keys')).toMatchObject({ status: 'failed', attempt: 1, error: expect.stringMatching(/^startAgentRun: .*"write".*listApiKeys \(needs "admin"\)/) });
+      expect(await t.sql(`SELECT id FROM agent_runs WHERE agent_id = $1`, [admins.id])).toEqual([]);
+
+      // A retry by the write key keeps it at write; by an admin, it goes on with admin.
+      await writer.post(`/api/workflow-runs/${byWriter.id}/retry`).expect(202);
+      expect(await waitForRun(t.api, byWriter.id, (r) => r.status === 'failed' && stepOf(r, 'keys').attempt === 2)).toMatchObject({ startedScope: 'write' });
+      fake.script(m, [callTools(toolUse('listApiKeys', {})), endTurn('listed')]);
+      await t.api.post(`/api/workflow-runs/${byWriter.id}/retry`).expect(202);
+      const retried = await waitForRun(t.api, byWriter.id);
+      expect(retried).toMatchObject({ status: 'succeeded', startedScope: 'admin' });
+      const agentRun: Run = (await t.api.get(`/api/agent-runs/${stepOf(retried, 'keys').output.agentRunId}`).expect(200)).body;
+      expect(agentRun).toMatchObject({ startedScope: 'admin', calls: [expect.objectContaining({ operationId: 'listApiKeys', responseStatus: 200 })] });
+    });
+  });
+});
