@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { Auth, highestScope, WorkspaceId } from '../access/auth-context.js';
 import type { AuthContext } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { Page, PageQueryDto } from '../common/pagination.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { toAgentDto, toRunDetailDto, toRunDto } from './agent-dto.mapper.js';
@@ -25,6 +26,7 @@ import { ToolCatalog } from './tool-catalog.js';
 
 @ApiBearerAuth()
 @ApiTags('agents')
+@ExplicitOnly('drives agents: their definitions, runs and recorded calls')
 @Controller('agents')
 export class AgentsController {
   constructor(
@@ -54,12 +56,13 @@ export class AgentsController {
   @ApiOperation({ operationId: 'listAgentTools', summary: 'The tool catalog agents choose from: one tool per API operation' })
   @ApiOkResponse({ type: [AgentToolDto] })
   tools(): AgentToolDto[] {
-    return this.catalog.list().map(({ name, description, inputSchema, source, explicitOnly, method, path, requiredScope }) => ({
+    return this.catalog.list().map(({ name, description, inputSchema, source, explicitOnly, explicitOnlyReason, method, path, requiredScope }) => ({
       name,
       description,
       inputSchema,
       source,
       explicitOnly,
+      explicitOnlyReason: explicitOnlyReason ?? null,
       method,
       path,
       requiredScope,

@@ -23,6 +23,7 @@ const document = {
       },
     },
     '/api/keys': { post: { operationId: 'makeKey', tags: ['access'], 'x-required-scope': 'admin' } },
+    '/api/jobs': { post: { operationId: 'startJob', tags: ['things'], 'x-explicit-only': 'starts automation' } },
     '/api/no-id': { get: { summary: 'No operationId: no tool' } },
     '/health': { get: { operationId: 'getHealth' } },
   },
@@ -47,7 +48,7 @@ describe('toolsFromOpenApi', () => {
   const tools = new Map(toolsFromOpenApi(document, { pathPrefix: '/api/' }).map((tool) => [tool.name, tool]));
 
   it('makes one tool per operation with an operationId under the prefix, named after it', () => {
-    expect([...tools.keys()].sort()).toEqual(['clash', 'deleteThing', 'makeKey', 'replaceThing']);
+    expect([...tools.keys()].sort()).toEqual(['clash', 'deleteThing', 'makeKey', 'replaceThing', 'startJob']);
     expect(tools.get('replaceThing')!.description).toBe('Replace a thing (PUT /api/things/{id})');
   });
 
@@ -70,10 +71,12 @@ describe('toolsFromOpenApi', () => {
     expect(Object.keys((tool.inputSchema as any).properties)).toEqual(['name', 'body']);
   });
 
-  it('marks deletes and access management as explicit-only', () => {
-    expect(tools.get('deleteThing')!.explicitOnly).toBe(true);
-    expect(tools.get('makeKey')!).toMatchObject({ explicitOnly: true, requiredScope: 'admin' });
-    expect(tools.get('replaceThing')!).toMatchObject({ explicitOnly: false, requiredScope: 'write' });
+  it('makes explicit-only what its module declared (x-explicit-only), every delete and every admin operation; tags play no part', () => {
+    expect(tools.get('startJob')!).toMatchObject({ explicitOnlyReason: 'starts automation', requiredScope: 'write' });
+    expect(tools.get('deleteThing')!.explicitOnlyReason).toBe('deletes');
+    expect(tools.get('makeKey')!).toMatchObject({ explicitOnlyReason: 'needs the admin scope', requiredScope: 'admin' });
+    expect(tools.get('replaceThing')!).toMatchObject({ explicitOnlyReason: null, requiredScope: 'write' });
+    expect(tools.get('clash')!.explicitOnlyReason).toBeNull();
   });
 });
 

@@ -14,8 +14,10 @@ export interface ToolDefinition {
   inputSchema: JsonSchema;
   /** The source's name ("forgeline"). */
   source: string;
-  /** Only an exact allow-list entry reaches it (deletes, access management). */
+  /** Only an exact allow-list entry reaches it (no `*` pattern): deletes, access and credentials, other automation. */
   explicitOnly: boolean;
+  /** Why it is explicit-only, as its source declared it. */
+  explicitOnlyReason?: string | null;
   /** HTTP operations: what the call will be. */
   method?: string;
   path?: string;

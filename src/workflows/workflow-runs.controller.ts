@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { Auth, highestScope, WorkspaceId } from '../access/auth-context.js';
 import type { AuthContext } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { WorkflowRunDetailDto } from './dto/workflow-run.dto.js';
 import { RunEventStream } from './run-event-stream.js';
@@ -29,6 +30,7 @@ export class WorkflowRunsController {
 
   @Post(':id/cancel')
   @HttpCode(200)
+  @ExplicitOnly('stops other automation')
   @ApiOperation({ operationId: 'cancelWorkflowRun', summary: 'Cancel a run: queued steps will not run, running ones are aborted (a no-op on a cancelled run)' })
   @ApiOkResponse({ type: WorkflowRunDetailDto })
   @ApiErrors(400, 404, 409)
@@ -38,6 +40,7 @@ export class WorkflowRunsController {
 
   @Post(':id/retry')
   @HttpCode(202)
+  @ExplicitOnly('starts automation again')
   @ApiOperation({ operationId: 'retryWorkflowRun', summary: 'Resume a failed run from its failed steps, keeping what succeeded' })
   @ApiAcceptedResponse({ type: WorkflowRunDetailDto })
   @ApiErrors(400, 404, 409)

@@ -135,4 +135,59 @@ describe('agents: scopes, explicit-only operations and write-only fields', () =>
       expect(agentRun).toMatchObject({ startedScope: 'admin', calls: [expect.objectContaining({ operationId: 'listApiKeys', responseStatus: 200 })] });
     });
   });
+
+  describe('explicit-only operations', () => {
+    /** Operations that start, define or stop automation, hold credentials, send data out, delete or manage access. */
+    const EXPLICIT = [
+      'createWorkflow', 'updateWorkflow', 'deleteWorkflow', 'startWorkflowRun', 'retryWorkflowRun', 'cancelWorkflowRun',
+      'createGitCredential', 'listGitCredentials', 'deleteGitCredential', 'exportProject',
+      'putSecret', 'listSecrets', 'deleteSecret', 'createApiKey', 'listApiKeys', 'revokeApiKey', 'createWorkspace',
+      'createAgent', 'updateAgent', 'deleteAgent', 'startAgentRun', 'cancelAgentRun', 'getAgentRun',
+      'deleteProject', 'deleteProjectFile',
+    ];
+    const PATTERNS = ['*', 'create*', 'update*', 'start*', 'retry*', '*Workflow*', '*Credential*', '*Secret*', '*ApiKey*', 'export*', 'delete*', '*Agent*'];
+
+    it('are declared by their modules in the OpenAPI document, with why, and include every delete and every admin operation', async () => {
+      const document = (await t.api.get('/docs-json').expect(200)).body;
+      const tools: Array<{ name: string; method: string; requiredScope: string; explicitOnly: boolean; explicitOnlyReason: string | null }> = (await t.api.get('/api/agents/tools').expect(200)).body;
+      const byName = new Map(tools.map((tool) => [tool.name, tool]));
+      for (const name of EXPLICIT) expect([name, byName.get(name)?.explicitOnly, typeof byName.get(name)?.explicitOnlyReason]).toEqual([name, true, 'string']);
+      for (const tool of tools.filter((t) => t.method === 'DELETE' || t.requiredScope === 'admin')) expect([tool.name, tool.explicitOnly]).toEqual([tool.name, true]);
+      expect(document.paths['/api/workflows/{id}/runs'].post['x-explicit-only']).toBe('starts automation');
+      expect(document.paths['/api/git-credentials'].post['x-explicit-only']).toBe('holds a credential');
+      // Ordinary project work stays reachable by a pattern.
+      for (const name of ['createProject', 'upsertProjectFiles', 'getProject', 'listWorkflows', 'getWorkflowRun']) expect([name, byName.get(name)?.explicitOnly]).toEqual([name, false]);
+    });
+
+    it('are reached by no pattern, "*" included: not offered to the model, not callable, not on the run key', async () => {
+      const m = marker('wildcards');
+      const agent = (await t.api.post('/api/agents').send({ name: 'wildcards', allowedOperations: PATTERNS }).expect(201)).body;
+      fake.script(m, [
+        callTools(
+          toolUse('createWorkflow', { name: 'smuggled', steps: [{ id: 'a', type: 'create_project', config: { name: 'x' } }] }),
+          toolUse('createGitCredential', { name: 'smuggled', username: 'u', token: 'tok-0123456789abcdef' }),
+          toolUse('listProjects', {}),
+        ),
+        endTurn('tried'),
+      ]);
+      const run: Run = (await t.api.post(`/api/agents/${agent.id}/runs`).send({ input: `${m} escape`, wait: true }).expect(200)).body;
+      const offered: string[] = fake.requestsOf(m)[0].body.tools.map((tool: { name: string }) => tool.name);
+      expect(offered).toContain('createProject');
+      expect(offered.filter((name) => EXPLICIT.includes(name))).toEqual([]);
+      expect(run.calls.map((c) => [c.operationId, c.responseStatus])).toEqual([['createWorkflow', null], ['createGitCredential', null], ['listProjects', 200]]);
+      expect(run.calls[0].error).toMatch(/not on this agent's allow-list/);
+      const [key] = await t.sql<{ allowed_operations: string[] }>(`SELECT allowed_operations FROM api_keys WHERE id = $1`, [run.apiKeyId]);
+      expect(key.allowed_operations.filter((name) => EXPLICIT.includes(name))).toEqual([]);
+      expect(await t.sql(`SELECT id FROM workflows WHERE name = 'smuggled'`)).toEqual([]);
+      expect(await t.sql(`SELECT id FROM git_credentials WHERE name = 'smuggled'`)).toEqual([]);
+    });
+
+    it('are reached by their exact name', async () => {
+      const m = marker('exact');
+      const agent = (await t.as(writeToken).post('/api/agents').send({ name: 'workflow author', allowedOperations: ['createWorkflow'] }).expect(201)).body;
+      fake.script(m, [callTools(toolUse('createWorkflow', { name: 'named one by one', steps: [{ id: 'a', type: 'create_project', config: { name: 'x' } }] })), endTurn('made')]);
+      const run: Run = (await t.as(writeToken).post(`/api/agents/${agent.id}/runs`).send({ input: `${m} make it`, wait: true }).expect(200)).body;
+      expect(run.calls.map((c) => [c.operationId, c.responseStatus])).toEqual([['createWorkflow', 201]]);
+    });
+  });
 });

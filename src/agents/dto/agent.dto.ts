@@ -23,7 +23,7 @@ export class CreateAgentDto {
     type: [String],
     example: ['createProject', 'upsertProjectFiles', 'get*', 'list*'],
     description:
-      'operationIds (GET /api/agents/tools lists them) and patterns with "*". Operations that delete, manage access or drive agents are reached only by their exact name, never by a pattern.',
+      'operationIds (GET /api/agents/tools lists them) and patterns with "*". Explicit-only operations (deletes, access and credentials, agents and workflows) are reached only by their exact name, never by a pattern. None may need more than the caller\'s scope.',
   })
   @IsArray() @ArrayMaxSize(500) @IsString({ each: true })
   allowedOperations!: string[];
@@ -84,7 +84,8 @@ export class AgentToolDto {
   @ApiProperty({ example: 'Create a project (POST /api/projects)' }) description!: string;
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON Schema of the input: path and query parameters and the JSON body' }) inputSchema!: Record<string, unknown>;
   @ApiProperty({ example: 'forgeline', description: 'The tool source' }) source!: string;
-  @ApiProperty({ description: 'Only an exact allow-list entry reaches it (deletes, access management, agents)' }) explicitOnly!: boolean;
+  @ApiProperty({ description: 'Only an exact allow-list entry reaches it, never a "*" pattern' }) explicitOnly!: boolean;
+  @ApiProperty({ nullable: true, type: String, example: 'starts automation', description: 'Why it is explicit-only: what its module declared (deletes, credentials, access management, other automation)' }) explicitOnlyReason!: string | null;
   @ApiPropertyOptional({ example: 'POST' }) method?: string;
   @ApiPropertyOptional({ example: '/api/projects' }) path?: string;
   @ApiPropertyOptional({ example: 'write' }) requiredScope?: string;
