@@ -9,6 +9,7 @@ import { AgentRunRecorder, RunEnd, RunTotals } from './agent-run.recorder.js';
 import { AnthropicClient, LlmError } from './anthropic.client.js';
 import { JsonSchema, validateAgainst } from './json-schema.js';
 import { redact, truncateBytes, truncateForModel } from './text.js';
+import { redactWriteOnly } from './write-only.js';
 import { beyondScope, CatalogSession, requiredScopeOf, SUBMIT_RESULT, ToolCatalog } from './tool-catalog.js';
 import type { ToolDefinition } from './tool-source.js';
 
@@ -43,6 +44,8 @@ interface RunState {
   result: unknown;
   submitted: boolean;
   sequence: number;
+  /** Values of write-only input fields the model sent: taken out of everything recorded or shown. */
+  secrets: string[];
 }
 
 interface ActiveRun {
@@ -115,7 +118,15 @@ export class AgentAPICaller {
       result: undefined,
       submitted: false,
       sequence: 0,
+      secrets: [],
     };
+    const end = await this.attempt(run, controller, state);
+    // The model may repeat a secret it wrote into a write-only field.
+    const hide = (text: string | null) => (text === null ? null : redact(text, state.secrets));
+    return { ...end, finalText: hide(end.finalText), error: hide(end.error) };
+  }
+
+  private async attempt(run: AgentRun, controller: AbortController, state: RunState): Promise<RunEnd> {
     const agent = await this.agents.findOneBy({ id: run.agentId });
     if (!agent) return { status: 'failed', stopReason: 'error', finalText: null, result: undefined, error: 'The agent was deleted before the run started' };
     const timer = setTimeout(() => controller.abort('timeout' satisfies AbortReason), agent.runTimeoutMs);
@@ -233,7 +244,8 @@ export class AgentAPICaller {
   ): Promise<ToolResultBlockParam> {
     const { run, agent, allowed, contract, session, signal, state } = ctx;
     const input = (use.input ?? {}) as Record<string, unknown>;
-    const refuse = (text: string): ToolResultBlockParam => ({ type: 'tool_result', tool_use_id: use.id, content: text, is_error: true });
+    const hide = (text: string) => redact(text, state.secrets);
+    const refuse = (text: string): ToolResultBlockParam => ({ type: 'tool_result', tool_use_id: use.id, content: hide(text), is_error: true });
 
     if (use.name === SUBMIT_RESULT && contract) {
       const check = validateAgainst(contract.input, input);
@@ -244,36 +256,40 @@ export class AgentAPICaller {
     }
 
     const sequence = ++state.sequence;
-    const base = { runId: run.id, sequence, toolUseId: use.id, operationId: use.name.slice(0, 200), request: input, responseStatus: null, responseBody: null, responseTruncated: false, durationMs: 0 };
     const tool = allowed.get(use.name);
+    const known = tool ?? this.catalog.list().find((candidate) => candidate.name === use.name);
+    // Write-only fields (secret values, tokens) are recorded as [redacted], and their values taken out of every text.
+    const { value: request, secrets } = redactWriteOnly(input, known?.writeOnlyPaths ?? []);
+    state.secrets.push(...secrets);
+    const base = { runId: run.id, sequence, toolUseId: use.id, operationId: use.name.slice(0, 200), request, responseStatus: null, responseBody: null, responseTruncated: false, durationMs: 0 };
     if (!tool) {
-      const known = this.catalog.list().find((candidate) => candidate.name === use.name);
       const error = known
         ? `"${use.name}" is not on this agent's allow-list, so it was not executed. Allowed: ${[...allowed.keys()].join(', ') || 'none'}.`
         : `There is no tool "${use.name}", so nothing was executed. Available: ${[...allowed.keys(), ...(contract ? [SUBMIT_RESULT] : [])].join(', ') || 'none'}.`;
-      await this.recorder.recordCall({ ...base, method: known?.method ?? null, path: known?.path ?? null, error });
+      await this.recorder.recordCall({ ...base, method: known?.method ?? null, path: known?.path ?? null, error: hide(error) });
       return refuse(error);
     }
     const check = validateAgainst(tool.inputSchema, input);
     if (!check.valid) {
       const error = `The input does not match the schema of ${tool.name}, so it was not executed: ${check.errors.join('; ')}`;
-      await this.recorder.recordCall({ ...base, method: tool.method ?? null, path: tool.path ?? null, error });
+      await this.recorder.recordCall({ ...base, method: tool.method ?? null, path: tool.path ?? null, error: hide(error) });
       return refuse(error);
     }
     const started = performance.now();
     const outcome = await session.execute(tool, input, { signal, timeoutMs: agent.toolTimeoutMs });
-    const kept = truncateBytes(outcome.body, this.config.AGENT_RECORDED_RESPONSE_MAX_BYTES);
+    const body = hide(outcome.body);
+    const kept = truncateBytes(body, this.config.AGENT_RECORDED_RESPONSE_MAX_BYTES);
     await this.recorder.recordCall({
       ...base,
       method: outcome.method,
-      path: outcome.path,
+      path: outcome.path === null ? null : hide(outcome.path),
       responseStatus: outcome.status,
       responseBody: kept.text,
       responseTruncated: kept.truncated,
       durationMs: Math.round(performance.now() - started),
-      error: outcome.error,
+      error: outcome.error === null ? null : hide(outcome.error),
     });
-    const shown = outcome.body === '' ? `HTTP ${outcome.status ?? '-'} (no content)` : outcome.body;
+    const shown = body === '' ? `HTTP ${outcome.status ?? '-'} (no content)` : body;
     return { type: 'tool_result', tool_use_id: use.id, content: truncateForModel(shown, this.config.AGENT_TOOL_RESULT_MAX_CHARS), ...(outcome.isError ? { is_error: true } : {}) };
   }
 

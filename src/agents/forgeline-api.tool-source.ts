@@ -120,6 +120,7 @@ export class ForgelineApiToolSource implements ToolSource {
         method: tool.binding.method,
         path: tool.binding.path,
         requiredScope: tool.requiredScope,
+        writeOnlyPaths: tool.writeOnlyPaths,
       })),
       bindings: new Map(tools.map((tool) => [tool.name, tool.binding])),
     };

@@ -23,7 +23,14 @@ const document = {
       },
     },
     '/api/keys': { post: { operationId: 'makeKey', tags: ['access'], 'x-required-scope': 'admin' } },
-    '/api/jobs': { post: { operationId: 'startJob', tags: ['things'], 'x-explicit-only': 'starts automation' } },
+    '/api/jobs': {
+      post: {
+        operationId: 'startJob',
+        tags: ['things'],
+        'x-explicit-only': 'starts automation',
+        requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/JobDto' } } } },
+      },
+    },
     '/api/no-id': { get: { summary: 'No operationId: no tool' } },
     '/health': { get: { operationId: 'getHealth' } },
   },
@@ -40,6 +47,8 @@ const document = {
         },
       },
       TagDto: { type: 'object', properties: { name: { type: 'string', enum: ['a', 'b'] } } },
+      JobDto: { type: 'object', properties: { name: { type: 'string' }, remote: { description: 'where', allOf: [{ $ref: '#/components/schemas/RemoteDto' }] } } },
+      RemoteDto: { type: 'object', properties: { url: { type: 'string' }, token: { type: 'string', writeOnly: true } } },
     },
   },
 };
@@ -63,6 +72,11 @@ describe('toolsFromOpenApi', () => {
     expect(schema.properties.example).toEqual({ type: 'string', description: 'a property named like a keyword' });
     expect(JSON.stringify(schema)).not.toContain('$ref');
     expect(tools.get('replaceThing')!.binding).toMatchObject({ method: 'PUT', pathParams: ['id'], queryParams: ['dryRun'], body: 'merged' });
+  });
+
+  it('knows where its input has write-only fields, through $refs and allOf', () => {
+    expect(tools.get('startJob')!.writeOnlyPaths).toEqual([['remote', 'token']]);
+    expect(tools.get('replaceThing')!.writeOnlyPaths).toEqual([]);
   });
 
   it('nests the body under `body` when a body field would clash with a parameter', () => {

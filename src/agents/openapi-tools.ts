@@ -2,6 +2,7 @@ import type { Scope } from '../access/api-key.entity.js';
 import { defaultScope } from '../access/auth-context.js';
 import { EXPLICIT_ONLY } from '../common/explicit-only.js';
 import type { JsonSchema } from './json-schema.js';
+import { writeOnlyPaths } from './write-only.js';
 
 type Node = Record<string, any>;
 
@@ -32,6 +33,8 @@ export interface OpenApiTool {
   /** Why only an exact allow-list entry reaches it, or null when a pattern may. */
   explicitOnlyReason: string | null;
   requiredScope: Scope;
+  /** Where its input has `writeOnly: true` fields (see write-only.ts). */
+  writeOnlyPaths: string[][];
   binding: HttpBinding;
 }
 
@@ -108,6 +111,7 @@ function toolOf(document: Node, path: string, method: string, item: Node, operat
     inputSchema,
     explicitOnlyReason: explicitOnlyReason(upper, operation, requiredScope),
     requiredScope,
+    writeOnlyPaths: writeOnlyPaths(inputSchema),
     binding: { method: upper, path, pathParams, queryParams, body, bodyKeys },
   };
 }

@@ -22,6 +22,11 @@ export interface ToolDefinition {
   method?: string;
   path?: string;
   requiredScope?: Scope;
+  /**
+   * Input fields that are write-only (secret values, tokens): paths of property names, `*` for
+   * every item. A run records and shows them as [redacted], and takes their values out of any text.
+   */
+  writeOnlyPaths?: string[][];
 }
 
 export interface ToolSessionScope {

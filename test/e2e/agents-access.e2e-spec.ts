@@ -3,6 +3,7 @@
  * the key that set it going (scopes), never an operation that starts or defines automation or
  * holds credentials by a wildcard, and never a write-only value in what a run records.
  */
+import { WorkspaceSecretsService } from '../../src/access/workspace-secrets.service.js';
 import { AgentRunDispatcher } from '../../src/agents/agent-run.dispatcher.js';
 import { callTools, endTurn, FakeAnthropicServer, startFakeAnthropic, toolUse } from '../setup/fake-anthropic-server.js';
 import { createWorkflow, startRun, stepOf, waitForRun } from '../factories/workflow.factory.js';
@@ -188,6 +189,53 @@ describe('agents: scopes, explicit-only operations and write-only fields', () =>
       fake.script(m, [callTools(toolUse('createWorkflow', { name: 'named one by one', steps: [{ id: 'a', type: 'create_project', config: { name: 'x' } }] })), endTurn('made')]);
       const run: Run = (await t.as(writeToken).post(`/api/agents/${agent.id}/runs`).send({ input: `${m} make it`, wait: true }).expect(200)).body;
       expect(run.calls.map((c) => [c.operationId, c.responseStatus])).toEqual([['createWorkflow', 201]]);
+    });
+  });
+
+  describe('write-only fields', () => {
+    it('are marked writeOnly in the OpenAPI document, and so in the tools', async () => {
+      const { schemas } = (await t.api.get('/docs-json').expect(200)).body.components;
+      expect(schemas.PutSecretDto.properties.value.writeOnly).toBe(true);
+      expect(schemas.CreateGitCredentialDto.properties.token.writeOnly).toBe(true);
+      expect(schemas.ExportRemoteDto.properties.token.writeOnly).toBe(true);
+      const tools = new Map<string, any>((await t.api.get('/api/agents/tools').expect(200)).body.map((tool: { name: string }) => [tool.name, tool]));
+      expect(JSON.stringify(tools.get('exportProject').inputSchema.properties.remote)).toMatch(/"token":\{[^}]*"writeOnly":true/);
+      expect(tools.get('putSecret').inputSchema.properties.value.writeOnly).toBe(true);
+    });
+
+    it('are sent to the API but recorded as [redacted], and their values kept out of the run', async () => {
+      const m = marker('write-only');
+      const [secret, token, refused] = ['sv-deploy-6b1f0c93a7', 'ghp_agentToken5d2e8f1a', 'sv-refused-0f9a3c77e2'];
+      const agent = (await t.as(writeToken).post('/api/agents').send({ name: 'secret keeper', allowedOperations: ['putSecret', 'createGitCredential'] }).expect(201)).body;
+      let seen: Array<{ content: string }> = [];
+      fake.script(m, [
+        callTools(
+          toolUse('putSecret', { name: 'DEPLOY_TOKEN', value: secret }),
+          toolUse('createGitCredential', { name: 'agent-bot', username: 'x-access-token', token, host: 'github.com' }),
+          toolUse('putSecret', { name: 'BAD', value: refused, extra: true }),
+        ),
+        ({ toolResults }) => {
+          seen = toolResults;
+          return endTurn(`Stored ${secret} and the token ${token}.`);
+        },
+      ]);
+      await t.as(writeToken).post(`/api/agents/${agent.id}/runs`).send({ input: `${m} store the deploy token`, wait: true }).expect(200);
+      const runId = (await t.sql<{ id: string }>(`SELECT id FROM agent_runs WHERE agent_id = $1`, [agent.id]))[0].id;
+      const run: Run = (await t.api.get(`/api/agent-runs/${runId}`).expect(200)).body;
+      expect(run.calls.map((c) => [c.operationId, c.responseStatus])).toEqual([['putSecret', 200], ['createGitCredential', 201], ['putSecret', null]]);
+      expect(run.calls[0].request).toEqual({ name: 'DEPLOY_TOKEN', value: '[redacted]' });
+      expect(run.calls[1].request).toEqual({ name: 'agent-bot', username: 'x-access-token', token: '[redacted]', host: 'github.com' });
+      expect(run.calls[2].request).toEqual({ name: 'BAD', value: '[redacted]', extra: true });
+      expect(run.finalText).toBe('Stored [redacted] and the token [redacted].');
+
+      // The API got the real values.
+      expect(await t.app.get(WorkspaceSecretsService).reveal(workspaceId, 'DEPLOY_TOKEN')).toBe(secret);
+      const credentials = (await t.api.get('/api/git-credentials').expect(200)).body;
+      expect(credentials.map((c: { name: string }) => c.name)).toContain('agent-bot');
+
+      // Nowhere in what the run shows or stores, nor in the tool results the model got back.
+      const stored = JSON.stringify([run, await t.sql(`SELECT * FROM agent_api_calls WHERE run_id = $1`, [runId]), await t.sql(`SELECT * FROM agent_runs WHERE id = $1`, [runId]), seen]);
+      for (const value of [secret, token, refused]) expect([value, stored.includes(value)]).toEqual([value, false]);
     });
   });
 });

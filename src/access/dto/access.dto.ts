@@ -62,7 +62,7 @@ export class PutSecretDto {
   @IsString() @Matches(SECRET_NAME, { message: 'name must be letters, digits and "_", not starting with a digit, at most 100 characters' })
   name!: string;
 
-  @ApiProperty({ description: 'Write-only: stored encrypted, never returned' })
+  @ApiProperty({ writeOnly: true, description: 'Write-only: stored encrypted, never returned' })
   @IsString() @MaxLength(1_000_000)
   value!: string;
 }

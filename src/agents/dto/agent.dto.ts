@@ -146,7 +146,7 @@ export class AgentApiCallDto {
   @ApiProperty({ description: 'The tool the model called' }) operationId!: string;
   @ApiProperty({ nullable: true, type: String }) method!: string | null;
   @ApiProperty({ nullable: true, type: String }) path!: string | null;
-  @ApiProperty({ nullable: true, description: 'The tool input' }) request!: unknown;
+  @ApiProperty({ nullable: true, description: 'The tool input; write-only fields (secret values, tokens) show as "[redacted]"' }) request!: unknown;
   @ApiProperty({ nullable: true, type: Number, description: 'null: not executed (refused) or no answer' }) responseStatus!: number | null;
   @ApiProperty({ nullable: true, type: String, description: 'At most AGENT_RECORDED_RESPONSE_MAX_BYTES' }) responseBody!: string | null;
   @ApiProperty() responseTruncated!: boolean;
