@@ -184,7 +184,7 @@ export class AgentAPICaller {
           system,
           messages,
           ...(apiTools.length > 0 ? { tools: apiTools } : {}),
-          ...(agent.temperature === null ? {} : { temperature: agent.temperature }),
+          // No temperature: API version 2026-10-21 (SDK 1.13) has no sampling parameters and refuses them.
         },
         signal,
       );

@@ -13,6 +13,16 @@ import { ToolCatalog } from './tool-catalog.js';
 
 export const agentNotFound = (id: string) => new DomainError('AGENT_NOT_FOUND', `Agent ${id} does not exist`);
 
+/** Why a temperature is refused: said where it is refused, and in the README. */
+export const TEMPERATURE_UNSUPPORTED =
+  'temperature is no longer supported: the Messages API version this service speaks (2026-10-21, @anthropic-ai/sdk 1.13) has no sampling parameters and answers 400 to any temperature. Leave it out, or send null to clear the value an older agent kept (runs ignore it).';
+
+/** Problems of the request itself, beyond its types (which the DTO checks). */
+function requestProblems(dto: CreateAgentDto | UpdateAgentDto): ErrorDetail[] {
+  if (dto.temperature === undefined || dto.temperature === null) return [];
+  return [{ field: 'temperature', rule: 'unsupported', message: TEMPERATURE_UNSUPPORTED }];
+}
+
 /** Agents of a workspace: their settings are checked against the catalog and the configured limits. */
 @Injectable()
 export class AgentsService {
@@ -37,11 +47,11 @@ export class AgentsService {
       outputSchema: dto.outputSchema ?? null,
       maxIterations: dto.maxIterations ?? c.AGENT_DEFAULT_MAX_ITERATIONS,
       maxTokensPerRun: dto.maxTokensPerRun ?? c.AGENT_DEFAULT_MAX_TOKENS_PER_RUN,
-      temperature: dto.temperature ?? null,
+      temperature: null,
       runTimeoutMs: dto.runTimeoutMs ?? c.AGENT_DEFAULT_RUN_TIMEOUT_MS,
       toolTimeoutMs: dto.toolTimeoutMs ?? c.AGENT_DEFAULT_TOOL_TIMEOUT_MS,
     });
-    this.check(agent);
+    this.check(agent, requestProblems(dto));
     this.catalog.assertWithin(agent.allowedOperations, scope, 'createAgent');
     return this.agents.save(workspaceId, agent);
   }
@@ -65,7 +75,7 @@ export class AgentsService {
       if (value === null && key !== 'outputSchema' && key !== 'temperature') continue;
       (agent as unknown as Record<string, unknown>)[key] = key === 'allowedOperations' ? [...new Set(value as string[])] : value;
     }
-    this.check(agent);
+    this.check(agent, requestProblems(dto));
     this.catalog.assertWithin(agent.allowedOperations, scope, 'updateAgent');
     await this.agents.save(workspaceId, agent);
     return this.get(workspaceId, id);
@@ -75,9 +85,9 @@ export class AgentsService {
     return this.agents.delete(workspaceId, id);
   }
 
-  private check(agent: Agent): void {
+  private check(agent: Agent, problems: ErrorDetail[]): void {
     const c = this.config;
-    const details: ErrorDetail[] = this.catalog.check(agent.allowedOperations);
+    const details: ErrorDetail[] = [...problems, ...this.catalog.check(agent.allowedOperations)];
     const over = (field: string, value: number, limit: number, variable: string) => {
       if (value > limit) details.push({ field, rule: 'max', message: `${field} must be at most ${limit} (${variable})` });
     };

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOptional, IsString, Length, MaxLength, Min } from 'class-validator';
 import { SCOPES } from '../../access/api-key.entity.js';
 import type { Scope } from '../../access/api-key.entity.js';
 import { PageOf, PageQueryDto } from '../../common/pagination.js';
@@ -46,8 +46,14 @@ export class CreateAgentDto {
   @IsOptional() @IsInt() @Min(1)
   maxTokensPerRun?: number;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 1, nullable: true, example: 0.2, description: 'Sampling temperature; the model\'s default when omitted' })
-  @IsOptional() @IsNumber() @Min(0) @Max(1)
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    deprecated: true,
+    example: null,
+    description: 'Deprecated: only null (or leaving it out) is accepted. The Messages API version this service speaks (2026-10-21) has no sampling parameters and refuses a temperature. null clears a value an older agent kept; runs never send it.',
+  })
+  @IsOptional() @IsNumber()
   temperature?: number | null;
 
   @ApiPropertyOptional({ minimum: 1000, example: 600000, description: 'Run timeout in ms (AGENT_DEFAULT_RUN_TIMEOUT_MS; at most AGENT_MAX_RUN_TIMEOUT_MS)' })
@@ -70,7 +76,7 @@ export class AgentDto {
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) outputSchema!: Record<string, unknown> | null;
   @ApiProperty() maxIterations!: number;
   @ApiProperty() maxTokensPerRun!: number;
-  @ApiProperty({ nullable: true, type: Number }) temperature!: number | null;
+  @ApiProperty({ nullable: true, type: Number, deprecated: true, description: 'Deprecated and ignored by runs: a value kept from before it was refused; null otherwise' }) temperature!: number | null;
   @ApiProperty() runTimeoutMs!: number;
   @ApiProperty() toolTimeoutMs!: number;
   @ApiProperty() createdAt!: Date;
