@@ -8,7 +8,7 @@ import { AgentRun, StopReason } from './agent-run.entity.js';
 import { AgentRunRecorder, RunEnd, RunTotals } from './agent-run.recorder.js';
 import { AnthropicClient, LlmError } from './anthropic.client.js';
 import { JsonSchema, validateAgainst } from './json-schema.js';
-import { redact, truncateBytes, truncateForModel } from './text.js';
+import { redact, sliceChars, truncateBytes, truncateForModel } from './text.js';
 import { redactWriteOnly } from './write-only.js';
 import { beyondScope, CatalogSession, requiredScopeOf, SUBMIT_RESULT, ToolCatalog } from './tool-catalog.js';
 import type { ToolDefinition } from './tool-source.js';
@@ -217,7 +217,7 @@ export class AgentAPICaller {
       }
       const toolUses = message.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
       if (toolUses.length === 0) {
-        if (message.stop_reason === 'refusal') return failed('refusal', `The model declined to continue${text ? `: ${text.slice(0, 500)}` : ''}`);
+        if (message.stop_reason === 'refusal') return failed('refusal', `The model declined to continue${text ? `: ${sliceChars(text, 500)}` : ''}`);
         if (message.stop_reason === 'max_tokens') {
           return failed('model_max_tokens', `The model's reply reached max_tokens (AGENT_MAX_OUTPUT_TOKENS=${this.config.AGENT_MAX_OUTPUT_TOKENS}) before it finished`);
         }
@@ -261,7 +261,7 @@ export class AgentAPICaller {
     // Write-only fields (secret values, tokens) are recorded as [redacted], and their values taken out of every text.
     const { value: request, secrets } = redactWriteOnly(input, known?.writeOnlyPaths ?? []);
     state.secrets.push(...secrets);
-    const base = { runId: run.id, sequence, toolUseId: use.id, operationId: use.name.slice(0, 200), request, responseStatus: null, responseBody: null, responseTruncated: false, durationMs: 0 };
+    const base = { runId: run.id, sequence, toolUseId: use.id, operationId: sliceChars(use.name, 200), request, responseStatus: null, responseBody: null, responseTruncated: false, durationMs: 0 };
     if (!tool) {
       const error = known
         ? `"${use.name}" is not on this agent's allow-list, so it was not executed. Allowed: ${[...allowed.keys()].join(', ') || 'none'}.`

@@ -469,6 +469,27 @@ describe('agents: AgentAPICaller against a scripted Messages API', () => {
     expect(run.calls[0]).toMatchObject({ responseStatus: 200, responseBody: big, responseTruncated: false });
   });
 
+  it('cuts a tool result before an emoji that straddles the limit, so the next request stays valid JSON', async () => {
+    const m = marker('truncate-emoji');
+    const projectId = await createProject('Emoji file');
+    const content = 'x'.repeat(1999) + '😀'.repeat(10);
+    await t.api.put(`/api/projects/${projectId}/files`).send({ files: [{ path: 'emoji.txt', content }] }).expect(200);
+    const agent = await createAgent({ allowedOperations: ['getProjectFileContent'] });
+    let shown = '';
+    fake.script(m, [
+      callTools(toolUse('getProjectFileContent', { id: projectId, path: 'emoji.txt' })),
+      ({ toolResults }) => {
+        shown = toolResults[0].content;
+        return endTurn('read it');
+      },
+    ]);
+    const run = await runNow(agent.id, `${m} read`);
+    // The 2000th unit is the first half of an emoji: the cut falls before it, and the fake API (which refuses lone surrogates) took the request.
+    expect(run).toMatchObject({ status: 'succeeded', finalText: 'read it' });
+    expect(shown.startsWith('x'.repeat(1999) + '\n\n[Truncated: this result is 2019 characters')).toBe(true);
+    expect(run.calls[0].responseBody).toBe(content);
+  });
+
   it('keeps the Anthropic key and the run key out of every stored row', async () => {
     const runs = JSON.stringify(await t.sql(`SELECT * FROM agent_runs`));
     const calls = JSON.stringify(await t.sql(`SELECT * FROM agent_api_calls`));
