@@ -11,10 +11,12 @@ import { JsonSchema, validateAgainst } from './json-schema.js';
 import { redact, sliceChars, truncateBytes, truncateForModel } from './text.js';
 import { redactWriteOnly } from './write-only.js';
 import { beyondScope, CatalogSession, requiredScopeOf, SUBMIT_RESULT, ToolCatalog } from './tool-catalog.js';
+import { ToolSourceUnavailable } from './tool-source.js';
 import type { ToolDefinition } from './tool-source.js';
 
 /** Why the run's AbortSignal fired. */
 type AbortReason = 'cancelled' | 'timeout' | 'interrupted';
+const ABORTED_BY: Record<AbortReason, string> = { cancelled: 'a cancel', timeout: "the run timeout (the agent's runTimeoutMs)", interrupted: 'the service shutting down' };
 
 const GUIDANCE =
   'You act on the Forgeline API through tools: each tool is one API operation, its input holds the path and query ' +
@@ -277,6 +279,17 @@ export class AgentAPICaller {
     }
     const started = performance.now();
     const outcome = await session.execute(tool, input, { signal, timeoutMs: agent.toolTimeoutMs });
+    if (outcome.aborted) {
+      await this.recorder.recordCall({
+        ...base,
+        method: outcome.method,
+        path: outcome.path === null ? null : hide(outcome.path),
+        durationMs: Math.round(performance.now() - started),
+        error: `Aborted by ${ABORTED_BY[signal.reason as AbortReason] ?? 'the run stopping'} while the call was in flight: the API may have executed it (check before repeating it)`,
+      });
+      signal.throwIfAborted();
+      throw new RunAborted('interrupted');
+    }
     const body = hide(outcome.body);
     const kept = truncateBytes(body, this.config.AGENT_RECORDED_RESPONSE_MAX_BYTES);
     await this.recorder.recordCall({
@@ -300,6 +313,7 @@ export class AgentAPICaller {
     if (reason === 'timeout') return { status: 'failed', stopReason: 'timeout', ...partial, error: `Stopped at the run timeout of ${agent.runTimeoutMs} ms (the agent's runTimeoutMs)` };
     if (reason === 'interrupted') return { status: 'failed', stopReason: 'interrupted', ...partial, error: 'Interrupted: the service shut down during the run. Start a new run to continue.' };
     if (error instanceof LlmError) return { status: 'failed', stopReason: 'llm_error', ...partial, error: error.message };
+    if (error instanceof ToolSourceUnavailable) return { status: 'failed', stopReason: 'error', ...partial, error: error.message };
     this.logger.error(`agent run failed: ${redact((error as Error)?.stack ?? String(error), [this.config.ANTHROPIC_API_KEY])}`);
     return { status: 'failed', stopReason: 'error', ...partial, error: `Internal error: ${redact((error as Error)?.message ?? String(error), [this.config.ANTHROPIC_API_KEY])}` };
   }

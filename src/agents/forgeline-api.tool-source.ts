@@ -7,6 +7,7 @@ import { highestScope } from '../access/auth-context.js';
 import { AppConfig } from '../config/app-config.js';
 import { OpenApiDocumentHolder } from './openapi-document.holder.js';
 import { HttpBinding, pathParamProblem, toolsFromOpenApi, toRequest } from './openapi-tools.js';
+import { ToolSourceUnavailable } from './tool-source.js';
 import { bodyText, redact } from './text.js';
 import { beyondScope, requiredScopeOf } from './tool-catalog.js';
 import type { ToolDefinition, ToolOutcome, ToolSession, ToolSessionScope, ToolSource } from './tool-source.js';
@@ -44,13 +45,14 @@ export class ForgelineApiToolSource implements ToolSource {
     const beyond = beyondScope(own, scope.maxScope);
     if (beyond.length > 0) throw new Error(`${beyond.map((tool) => tool.name).join(', ')} need more than the "${scope.maxScope}" scope the run was started with`);
     const needed: Scope = highestScope(own.map(requiredScopeOf));
+    // Before the key exists: a key made for a run that cannot call anything would outlive it.
+    const baseUrl = this.baseUrl();
     const { key, token } = await this.apiKeys.create(scope.workspaceId, {
       name: `${RUN_KEY_PREFIX}${scope.runId}`,
       scopes: [needed],
       expiresAt: scope.expiresAt,
       allowedOperations: own.map((tool) => tool.name),
     });
-    const baseUrl = this.baseUrl();
     let closed = false;
     return {
       apiKeyId: key.id,
@@ -88,8 +90,10 @@ export class ForgelineApiToolSource implements ToolSource {
       const text = redact(bodyText(bytes, response.headers.get('content-type')), [token]);
       return { status: response.status, body: text, isError: response.status >= 400, method: binding.method, path: target, error: null };
     } catch (error) {
-      // The run was stopped (cancel, run timeout): the loop decides what that means.
-      if (options.signal.aborted) throw error;
+      if (options.signal.aborted) {
+        // The run was stopped (cancel, run timeout, shutdown) after the request may have reached the service.
+        return { status: null, body: '', isError: true, method: binding.method, path: target, error: null, aborted: true };
+      }
       const message = timeout.aborted
         ? `The API did not answer within ${options.timeoutMs} ms (the agent's toolTimeoutMs)`
         : `The API could not be reached: ${redact((error as Error).message, [token])}`;
@@ -100,7 +104,11 @@ export class ForgelineApiToolSource implements ToolSource {
   private baseUrl(): string {
     if (this.config.API_BASE_URL) return this.config.API_BASE_URL.replace(/\/+$/, '');
     const address = this.http.httpAdapter?.getHttpServer()?.address() as AddressInfo | string | null | undefined;
-    if (!address || typeof address === 'string') throw new Error('API_BASE_URL is not set and the server is not listening yet');
+    if (!address || typeof address === 'string') {
+      throw new ToolSourceUnavailable(
+        'API_BASE_URL is not set and this process serves no HTTP (a worker, or the app before it listens): set API_BASE_URL to the address of the Forgeline API, e.g. http://127.0.0.1:3000',
+      );
+    }
     const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `http://${host}:${address.port}`;
   }

@@ -50,6 +50,11 @@ export interface ToolOutcome {
   path: string | null;
   /** Why it failed before an answer (timeout, connection), if so. */
   error: string | null;
+  /**
+   * The run was stopped (cancel, run timeout, shutdown) while the call was in flight: it may
+   * have been executed all the same. The loop records it so, then ends the run.
+   */
+  aborted?: boolean;
 }
 
 /** Credentials and state for one run; closed (keys revoked) when the run ends. */
@@ -58,6 +63,11 @@ export interface ToolSession {
   readonly apiKeyId: string | null;
   execute(tool: ToolDefinition, input: Record<string, unknown>, options: { signal: AbortSignal; timeoutMs: number }): Promise<ToolOutcome>;
   close(): Promise<void>;
+}
+
+/** A source cannot serve runs as configured; its message says what to set. Fails the run with it. */
+export class ToolSourceUnavailable extends Error {
+  override name = 'ToolSourceUnavailable';
 }
 
 export interface ToolSource {
