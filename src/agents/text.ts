@@ -47,3 +47,14 @@ export function bodyText(bytes: Uint8Array, contentType: string | null): string 
     return `[binary ${contentType ?? 'data'}, ${bytes.length} bytes, base64] ${Buffer.from(bytes).toString('base64')}`;
   }
 }
+
+/**
+ * `value` with every NUL character (in strings and keys, however deep) replaced by U+FFFD:
+ * PostgreSQL text and jsonb cannot hold NUL, and a recorded call must never fail for it.
+ */
+export function withoutNul<T>(value: T, depth = 0): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '\ufffd') : value) as T;
+  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (Array.isArray(value)) return value.map((item) => withoutNul(item, depth + 1)) as T;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [withoutNul(key), withoutNul(item, depth + 1)])) as T;
+}

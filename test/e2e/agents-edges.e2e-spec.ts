@@ -1,6 +1,6 @@
 /**
  * Agent runs at their edges, against a scripted Messages API and the real service: a call cut
- * off in flight, and a process without HTTP.
+ * off in flight, a process without HTTP, and NUL characters.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -91,6 +91,37 @@ describe('agent runs whose API calls go through API_BASE_URL', () => {
       const run = await runNow(agent.id, `${m} create`);
       expect(run).toMatchObject({ status: 'failed', stopReason: 'timeout' });
       expect(run.calls).toEqual([expect.objectContaining({ responseStatus: null, error: expect.stringMatching(/^Aborted by the run timeout .* the API may have executed it/) })]);
+    });
+  });
+
+  describe('NUL characters', () => {
+    it('in a response body, a tool input and the model\'s text never make recording fail', async () => {
+      const m = marker('nul');
+      const projectId = (await t.api.post('/api/projects').send({ name: 'With NUL' }).expect(201)).body.id;
+      await t.api.put(`/api/projects/${projectId}/files`).send({ files: [{ path: 'nul.bin.txt', content: Buffer.from('a\u0000b').toString('base64'), encoding: 'base64' }] }).expect(200);
+      const agent = await createAgent({ allowedOperations: ['getProjectFileContent', 'createProject'] });
+      let seen = '';
+      fake.script(m, [
+        callTools(toolUse('getProjectFileContent', { id: projectId, path: 'nul.bin.txt' }), toolUse('createProject', { name: 'bad\u0000name' })),
+        ({ toolResults }) => {
+          seen = toolResults[0].content;
+          return endTurn('read a\u0000b');
+        },
+      ]);
+      const run = await runNow(agent.id, `${m} read`);
+      expect(run).toMatchObject({ status: 'succeeded', stopReason: 'end_turn', finalText: 'read a\ufffdb' });
+      // The model got the bytes as they are; the record has U+FFFD where PostgreSQL cannot hold NUL.
+      expect(seen).toBe('a\u0000b');
+      expect(run.calls.map((c) => [c.operationId, c.responseStatus])).toEqual([['getProjectFileContent', 200], ['createProject', 400]]);
+      expect(run.calls[0].responseBody).toBe('a\ufffdb');
+      expect(run.calls[1].request).toEqual({ name: 'bad\ufffdname' });
+    });
+
+    it('in a run input or an agent\'s settings are refused with a 400', async () => {
+      const agent = await createAgent({ allowedOperations: [] });
+      const res = await t.api.post(`/api/agents/${agent.id}/runs`).send({ input: 'a\u0000b' }).expect(400);
+      expect(res.body.details[0]).toMatchObject({ field: 'input', rule: 'hasNoNul' });
+      await t.api.post('/api/agents').send({ name: 'n', allowedOperations: [], systemPrompt: 'x\u0000' }).expect(400);
     });
   });
 });

@@ -3,20 +3,21 @@ import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOp
 import { SCOPES } from '../../access/api-key.entity.js';
 import type { Scope } from '../../access/api-key.entity.js';
 import { PageOf, PageQueryDto } from '../../common/pagination.js';
+import { HasNoNul } from '../../common/validators.js';
 import { RUN_STATUSES, STOP_REASONS } from '../agent-run.entity.js';
 import type { ModelRequestUsage, RunStatus, StopReason } from '../agent-run.entity.js';
 
 export class CreateAgentDto {
   @ApiProperty({ example: 'Project scaffolder', minLength: 1, maxLength: 200 })
-  @IsString() @Length(1, 200)
+  @IsString() @Length(1, 200) @HasNoNul()
   name!: string;
 
   @ApiPropertyOptional({ example: 'claude-sonnet-5-5', description: 'A Claude model id; ANTHROPIC_MODEL when omitted' })
-  @IsOptional() @IsString() @Length(1, 100)
+  @IsOptional() @IsString() @Length(1, 100) @HasNoNul()
   model?: string;
 
   @ApiPropertyOptional({ example: 'You set up small TypeScript projects in Forgeline.', maxLength: 100000 })
-  @IsOptional() @IsString() @MaxLength(100000)
+  @IsOptional() @IsString() @MaxLength(100000) @HasNoNul()
   systemPrompt?: string;
 
   @ApiProperty({
@@ -35,7 +36,7 @@ export class CreateAgentDto {
     example: { type: 'object', properties: { projectId: { type: 'string' } }, required: ['projectId'] },
     description: 'A JSON Schema: the run must end by calling submit_result with an input valid against it, which becomes the run\'s result. null removes it.',
   })
-  @IsOptional() @IsObject()
+  @IsOptional() @IsObject() @HasNoNul()
   outputSchema?: Record<string, unknown> | null;
 
   @ApiPropertyOptional({ minimum: 1, example: 25, description: 'Most model requests per run (AGENT_DEFAULT_MAX_ITERATIONS; at most AGENT_MAX_ITERATIONS_LIMIT)' })
@@ -99,7 +100,7 @@ export class AgentToolDto {
 
 export class StartAgentRunDto {
   @ApiProperty({ example: 'Create a project named "demo" with a README.md', description: 'The task: the first user message (at most AGENT_MAX_INPUT_CHARS characters)' })
-  @IsString() @Length(1, 10_000_000)
+  @IsString() @Length(1, 10_000_000) @HasNoNul()
   input!: string;
 
   @ApiPropertyOptional({ default: false, description: 'true: run now and answer with the finished run (200); false: 202 with the queued run' })
