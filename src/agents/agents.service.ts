@@ -9,6 +9,8 @@ import { AppConfig } from '../config/app-config.js';
 import { Agent } from './agent.entity.js';
 import { CreateAgentDto, UpdateAgentDto } from './dto/agent.dto.js';
 import { schemaProblem } from './json-schema.js';
+import { PROPERTY_KEY } from './openapi-tools.js';
+import { sliceChars } from './text.js';
 import { ToolCatalog } from './tool-catalog.js';
 
 export const agentNotFound = (id: string) => new DomainError('AGENT_NOT_FOUND', `Agent ${id} does not exist`);
@@ -98,6 +100,16 @@ export class AgentsService {
     if (agent.outputSchema) {
       const problem = schemaProblem(agent.outputSchema);
       if (problem) details.push({ field: 'outputSchema', rule: 'json-schema', message: `outputSchema is not a valid JSON Schema: ${problem}` });
+      // An object schema becomes submit_result's input_schema, whose property keys the API checks on every request.
+      const properties = agent.outputSchema.type === 'object' ? agent.outputSchema.properties : undefined;
+      const bad = properties && typeof properties === 'object' ? Object.keys(properties).filter((key) => !PROPERTY_KEY.test(key)) : [];
+      if (bad.length > 0) {
+        details.push({
+          field: 'outputSchema',
+          rule: 'property-key',
+          message: `outputSchema.properties keys must match ${PROPERTY_KEY.source} (the Messages API's rule for tool input schemas): ${bad.map((key) => JSON.stringify(sliceChars(key, 80))).join(', ')}`,
+        });
+      }
     }
     if (details.length > 0) throw new DomainError('VALIDATION_FAILED', details.map((d) => d.message).slice(0, 5).join('; '), details);
   }

@@ -6,10 +6,10 @@ import { ApiKeysService } from '../access/api-keys.service.js';
 import { highestScope } from '../access/auth-context.js';
 import { AppConfig } from '../config/app-config.js';
 import { OpenApiDocumentHolder } from './openapi-document.holder.js';
-import { HttpBinding, pathParamProblem, toolsFromOpenApi, toRequest } from './openapi-tools.js';
-import { ToolSourceUnavailable } from './tool-source.js';
+import { HttpBinding, pathParamProblem, PROPERTY_KEY, toolsFromOpenApi, toRequest } from './openapi-tools.js';
 import { bodyText, redact } from './text.js';
 import { beyondScope, requiredScopeOf } from './tool-catalog.js';
+import { ToolSourceUnavailable } from './tool-source.js';
 import type { ToolDefinition, ToolOutcome, ToolSession, ToolSessionScope, ToolSource } from './tool-source.js';
 
 export const RUN_KEY_PREFIX = 'agent-run:';
@@ -115,7 +115,13 @@ export class ForgelineApiToolSource implements ToolSource {
 
   private load(): { tools: ToolDefinition[]; bindings: Map<string, HttpBinding> } {
     if (this.cache && this.cache.revision === this.document.revision) return this.cache;
-    const tools = toolsFromOpenApi(this.document.get(), { pathPrefix: '/api/' });
+    const all = toolsFromOpenApi(this.document.get(), { pathPrefix: '/api/' });
+    // The API refuses a whole request for one tool whose input has a key it does not accept.
+    const tools = all.filter((tool) => {
+      const bad = Object.keys(tool.inputSchema.properties ?? {}).filter((key) => !PROPERTY_KEY.test(key));
+      if (bad.length > 0) this.logger.warn(`operation ${tool.name} is left out of the agents' tools: its input keys ${bad.join(', ')} do not match ${PROPERTY_KEY.source}`);
+      return bad.length === 0;
+    });
     this.cache = {
       revision: this.document.revision,
       tools: tools.map((tool) => ({

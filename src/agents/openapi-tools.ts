@@ -9,6 +9,8 @@ type Node = Record<string, any>;
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 /** Anthropic's rule for tool names. */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+/** Anthropic's rule for the property keys of a tool's input_schema. */
+export const PROPERTY_KEY = /^[a-zA-Z0-9_.-]{1,64}$/;
 const MAX_DEPTH = 12;
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs']);
 /** Keywords whose value is data, never a schema. */

@@ -1,6 +1,6 @@
 /**
  * Agent runs at their edges, against a scripted Messages API and the real service: a call cut
- * off in flight, a process without HTTP, and NUL characters.
+ * off in flight, a process without HTTP, NUL characters, and output schemas the API would refuse.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -122,6 +122,24 @@ describe('agent runs whose API calls go through API_BASE_URL', () => {
       const res = await t.api.post(`/api/agents/${agent.id}/runs`).send({ input: 'a\u0000b' }).expect(400);
       expect(res.body.details[0]).toMatchObject({ field: 'input', rule: 'hasNoNul' });
       await t.api.post('/api/agents').send({ name: 'n', allowedOperations: [], systemPrompt: 'x\u0000' }).expect(400);
+    });
+  });
+
+  describe('output schemas', () => {
+    it('refuses at create and update top-level property keys the Messages API refuses in a tool input schema', async () => {
+      const bad = { type: 'object', properties: { 'project name': { type: 'string' }, ['k'.repeat(65)]: { type: 'string' }, ok: { type: 'string' } } };
+      const res = await t.api.post('/api/agents').send({ name: 'keys', allowedOperations: [], outputSchema: bad }).expect(400);
+      expect(res.body.details).toEqual([expect.objectContaining({ field: 'outputSchema', rule: 'property-key' })]);
+      expect(res.body.message).toMatch(/"project name", "k{65}"/);
+      const agent = await createAgent({ allowedOperations: [], outputSchema: { type: 'object', properties: { 'project.name': { type: 'string' }, 'file-count_2': { type: 'integer' } } } });
+      await t.api.patch(`/api/agents/${agent.id}`).send({ outputSchema: { type: 'object', properties: { 'has space': {} } } }).expect(400);
+      // A schema that is not an object is wrapped as { result }: any inner keys are fine.
+      await t.api.patch(`/api/agents/${agent.id}`).send({ outputSchema: { type: 'array', items: { type: 'object', properties: { 'has space': {} } } } }).expect(200);
+
+      const m = marker('dotted-keys');
+      const dotted = await createAgent({ allowedOperations: [], outputSchema: { type: 'object', properties: { 'project.name': { type: 'string' } }, required: ['project.name'] } });
+      fake.script(m, [callTools(toolUse('submit_result', { 'project.name': 'demo' }))]);
+      expect(await runNow(dotted.id, `${m} report`)).toMatchObject({ status: 'succeeded', stopReason: 'result_submitted', result: { 'project.name': 'demo' } });
     });
   });
 });
