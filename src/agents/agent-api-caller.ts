@@ -164,7 +164,9 @@ export class AgentAPICaller {
     if (contract) {
       apiTools.push({ name: SUBMIT_RESULT, description: 'Submit the final result of this task; its input must match the schema. Ends the run.', input_schema: contract.input as Tool.InputSchema });
     }
-    // One breakpoint after the tools caches tools and system together (they come first in the prompt).
+    // Two cache breakpoints (of the API's 4): the prompt's prefix is tools, then system, then
+    // messages, so the one on the last tool caches the tools, and the one on the system block
+    // caches tools and system together.
     if (apiTools.length > 0) apiTools[apiTools.length - 1] = { ...apiTools[apiTools.length - 1], cache_control: { type: 'ephemeral' } };
     const system: TextBlockParam[] = [
       { type: 'text', text: [agent.systemPrompt.trim(), GUIDANCE, contract ? SUBMIT_GUIDANCE : ''].filter(Boolean).join('\n\n'), cache_control: { type: 'ephemeral' } },
