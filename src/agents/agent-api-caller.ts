@@ -175,6 +175,8 @@ export class AgentAPICaller {
     const ok = (stopReason: StopReason): RunEnd => ({ status: 'succeeded', stopReason, finalText: state.finalText, result: state.result, error: null });
     const failed = (stopReason: StopReason, error: string): RunEnd => ({ status: 'failed', stopReason, finalText: state.finalText, result: state.result, error });
 
+    // The API paused a long turn: the next request gives it back as it is, and the model goes on with it.
+    let paused = false;
     for (let iteration = 1; ; iteration++) {
       if (iteration > agent.maxIterations) {
         return failed('max_iterations', `Stopped after ${agent.maxIterations} model requests (the agent's maxIterations) without finishing${contract && !state.submitted ? ` or calling ${SUBMIT_RESULT} with a valid result` : ''}`);
@@ -211,7 +213,8 @@ export class AgentAPICaller {
         durationMs: Math.round(performance.now() - started),
       });
       if (cancelRequested) throw new RunAborted('cancelled');
-      messages.push({ role: 'assistant', content: message.content as ContentBlockParam[] });
+      addAssistant(messages, message.content as ContentBlockParam[], paused);
+      paused = message.stop_reason === 'pause_turn';
       const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('\n').trim();
       if (text) state.finalText = text;
 
@@ -220,24 +223,30 @@ export class AgentAPICaller {
         return failed('token_budget', `Stopped after using ${used} tokens: the agent's maxTokensPerRun is ${agent.maxTokensPerRun} (input, cache and output tokens together)`);
       }
       const toolUses = message.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
+      const cutOff = CUT_OFF[message.stop_reason ?? ''];
+      if (cutOff) {
+        const why = cutOff.why(this.config.AGENT_MAX_OUTPUT_TOKENS);
+        // A tool_use in a reply that was cut off may have an input cut short: none is executed.
+        for (const use of toolUses) await this.recordNotExecuted(use, run, state, `Not executed: ${why}, so its input may be incomplete`);
+        return failed(cutOff.stopReason, `${why}${toolUses.length > 0 ? `; its ${toolUses.length} tool call(s) were not executed` : ''}`);
+      }
       if (toolUses.length === 0) {
         if (message.stop_reason === 'refusal') return failed('refusal', `The model declined to continue${text ? `: ${sliceChars(text, 500)}` : ''}`);
-        if (message.stop_reason === 'max_tokens') {
-          return failed('model_max_tokens', `The model's reply reached max_tokens (AGENT_MAX_OUTPUT_TOKENS=${this.config.AGENT_MAX_OUTPUT_TOKENS}) before it finished`);
-        }
+        if (paused) continue;
         if (contract && !state.submitted) {
-          messages.push({ role: 'user', content: `You have not submitted a result. Finish by calling ${SUBMIT_RESULT} with an input that matches its schema.` });
+          addUser(messages, `You have not submitted a result. Finish by calling ${SUBMIT_RESULT} with an input that matches its schema.`);
           continue;
         }
         return ok('end_turn');
       }
+      paused = false;
       const results: ToolResultBlockParam[] = [];
       for (const use of toolUses) {
         signal.throwIfAborted();
         results.push(await this.answer(use, { run, agent, allowed, contract, session, signal, state }));
       }
       if (state.submitted) return ok('result_submitted');
-      messages.push({ role: 'user', content: results });
+      addUser(messages, results);
     }
   }
 
@@ -308,6 +317,27 @@ export class AgentAPICaller {
     return { type: 'tool_result', tool_use_id: use.id, content: truncateForModel(shown, this.config.AGENT_TOOL_RESULT_MAX_CHARS), ...(outcome.isError ? { is_error: true } : {}) };
   }
 
+  /** Records a tool_use that is not answered and never executed, with why. */
+  private async recordNotExecuted(use: ToolUseBlock, run: AgentRun, state: RunState, error: string): Promise<void> {
+    const known = this.catalog.list().find((candidate) => candidate.name === use.name);
+    const { value: request, secrets } = redactWriteOnly(use.input ?? {}, known?.writeOnlyPaths ?? []);
+    state.secrets.push(...secrets);
+    await this.recorder.recordCall({
+      runId: run.id,
+      sequence: ++state.sequence,
+      toolUseId: use.id,
+      operationId: sliceChars(use.name, 200),
+      method: known?.method ?? null,
+      path: known?.path ?? null,
+      request,
+      responseStatus: null,
+      responseBody: null,
+      responseTruncated: false,
+      durationMs: 0,
+      error,
+    });
+  }
+
   private endOf(error: unknown, signal: AbortSignal, agent: Agent, state: RunState): RunEnd {
     const partial = { finalText: state.finalText, result: state.result };
     const reason: AbortReason | null = error instanceof RunAborted ? error.reason : signal.aborted ? (signal.reason as AbortReason) : null;
@@ -319,6 +349,39 @@ export class AgentAPICaller {
     this.logger.error(`agent run failed: ${redact((error as Error)?.stack ?? String(error), [this.config.ANTHROPIC_API_KEY])}`);
     return { status: 'failed', stopReason: 'error', ...partial, error: `Internal error: ${redact((error as Error)?.message ?? String(error), [this.config.ANTHROPIC_API_KEY])}` };
   }
+}
+
+/** Model stop reasons that cut a reply off: the run ends, and no tool_use in it is executed. */
+const CUT_OFF: Record<string, { stopReason: StopReason; why: (maxTokens: number) => string }> = {
+  max_tokens: { stopReason: 'model_max_tokens', why: (max) => `The model's reply reached max_tokens (AGENT_MAX_OUTPUT_TOKENS=${max}) before it finished` },
+  model_context_window_exceeded: {
+    stopReason: 'context_window_exceeded',
+    why: () => "The conversation filled the model's context window: start a new run with a smaller task, or let the agent ask for less at a time",
+  },
+};
+
+/**
+ * Appends the model's reply. A paused turn given back goes on in the same assistant message (roles
+ * must alternate); an empty reply is left out (the API refuses empty messages but a final one).
+ */
+function addAssistant(messages: MessageParam[], content: ContentBlockParam[], continuing: boolean): void {
+  const last = messages.at(-1);
+  if (continuing && last?.role === 'assistant') {
+    last.content = [...(Array.isArray(last.content) ? last.content : [{ type: 'text' as const, text: last.content }]), ...content];
+    return;
+  }
+  if (content.length > 0) messages.push({ role: 'assistant', content });
+}
+
+/** Appends a user turn, into the last message when that is the user's already (after an empty reply). */
+function addUser(messages: MessageParam[], content: string | ContentBlockParam[]): void {
+  const last = messages.at(-1);
+  if (last?.role !== 'user') {
+    messages.push({ role: 'user', content });
+    return;
+  }
+  const blocks = (value: string | ContentBlockParam[]): ContentBlockParam[] => (typeof value === 'string' ? [{ type: 'text', text: value }] : value);
+  last.content = [...blocks(last.content), ...blocks(content)];
 }
 
 class RunAborted extends Error {

@@ -17,6 +17,7 @@ export const STOP_REASONS = [
   'timeout',
   'cancelled',
   'model_max_tokens',
+  'context_window_exceeded',
   'refusal',
   'forbidden',
   'llm_error',

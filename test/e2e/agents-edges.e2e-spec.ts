@@ -1,6 +1,7 @@
 /**
  * Agent runs at their edges, against a scripted Messages API and the real service: a call cut
- * off in flight, a process without HTTP, NUL characters, and output schemas the API would refuse.
+ * off in flight, a process without HTTP, NUL characters, output schemas the API would refuse,
+ * and the model's stop reasons that are not an ordinary end.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { AgentRunsService } from '../../src/agents/agent-runs.service.js';
 import { AgentsService } from '../../src/agents/agents.service.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { createWorker } from '../../src/worker.js';
-import { callTools, endTurn, FakeAnthropicServer, startFakeAnthropic, toolUse } from '../setup/fake-anthropic-server.js';
+import { callTools, endTurn, FakeAnthropicServer, startFakeAnthropic, text, toolUse } from '../setup/fake-anthropic-server.js';
 import { HoldingProxy, startHoldingProxy } from '../setup/holding-proxy.js';
 import { spawnService, until, untilOutput, WORKER } from '../utils/service-process.js';
 import { loadMigrations, startTestApp, TestApp } from '../utils/test-app.js';
@@ -140,6 +141,57 @@ describe('agent runs whose API calls go through API_BASE_URL', () => {
       const dotted = await createAgent({ allowedOperations: [], outputSchema: { type: 'object', properties: { 'project.name': { type: 'string' } }, required: ['project.name'] } });
       fake.script(m, [callTools(toolUse('submit_result', { 'project.name': 'demo' }))]);
       expect(await runNow(dotted.id, `${m} report`)).toMatchObject({ status: 'succeeded', stopReason: 'result_submitted', result: { 'project.name': 'demo' } });
+    });
+  });
+
+  describe('stop reasons', () => {
+    it('executes no tool_use of a reply cut off at max_tokens, records each as not executed, and fails the run', async () => {
+      const m = marker('max-tokens-tools');
+      const agent = await createAgent({ allowedOperations: ['createProject'] });
+      fake.script(m, [{ content: [text('Creating it'), toolUse('createProject', { name: 'Cut off' })], stop_reason: 'max_tokens' }]);
+      const run = await runNow(agent.id, `${m} create`);
+      expect(run).toMatchObject({ status: 'failed', stopReason: 'model_max_tokens', finalText: 'Creating it' });
+      expect(run.error).toMatch(/max_tokens \(AGENT_MAX_OUTPUT_TOKENS=\d+\).*1 tool call\(s\) were not executed/);
+      expect(run.calls).toEqual([expect.objectContaining({ operationId: 'createProject', responseStatus: null, error: expect.stringMatching(/^Not executed: .*max_tokens.*input may be incomplete/) })]);
+      expect(await t.sql(`SELECT id FROM generated_projects WHERE name = 'Cut off'`)).toEqual([]);
+    });
+
+    it('fails a run whose conversation filled the context window with a stop reason of its own', async () => {
+      const m = marker('context-window');
+      const agent = await createAgent({ allowedOperations: ['createProject'] });
+      fake.script(m, [{ content: [toolUse('createProject', { name: 'Too late' })], stop_reason: 'model_context_window_exceeded' }]);
+      const run = await runNow(agent.id, `${m} create`);
+      expect(run).toMatchObject({ status: 'failed', stopReason: 'context_window_exceeded' });
+      expect(run.error).toMatch(/context window/);
+      expect(run.calls).toEqual([expect.objectContaining({ responseStatus: null, error: expect.stringMatching(/^Not executed/) })]);
+    });
+
+    it('gives a paused turn back as it is, and the model goes on with it in the same assistant message', async () => {
+      const m = marker('pause-turn');
+      const agent = await createAgent({ allowedOperations: ['getCurrentWorkspace'] });
+      fake.script(m, [
+        { content: [text('Looking into it.')], stop_reason: 'pause_turn' },
+        callTools(toolUse('getCurrentWorkspace', {})),
+        endTurn('Found it.'),
+      ]);
+      const run = await runNow(agent.id, `${m} look`);
+      expect(run).toMatchObject({ status: 'succeeded', stopReason: 'end_turn', finalText: 'Found it.', iterations: 3 });
+      const [, second, third] = fake.requestsOf(m).map((r) => r.body.messages);
+      expect(second.map((message: { role: string }) => message.role)).toEqual(['user', 'assistant']);
+      expect(second[1].content).toEqual([{ type: 'text', text: 'Looking into it.' }]);
+      expect(third.map((message: { role: string }) => message.role)).toEqual(['user', 'assistant', 'user']);
+      expect(third[1].content.map((block: { type: string }) => block.type)).toEqual(['text', 'tool_use']);
+    });
+
+    it('never sends an empty assistant message when it asks again for a result', async () => {
+      const m = marker('empty-reply');
+      const agent = await createAgent({ allowedOperations: [], outputSchema: { type: 'object', properties: { done: { type: 'boolean' } }, required: ['done'] } });
+      fake.script(m, [{ content: [], stop_reason: 'end_turn' }, callTools(toolUse('submit_result', { done: true }))]);
+      const run = await runNow(agent.id, `${m} finish`);
+      expect(run).toMatchObject({ status: 'succeeded', stopReason: 'result_submitted', result: { done: true } });
+      const second = fake.requestsOf(m)[1].body.messages;
+      expect(second).toHaveLength(1);
+      expect(second[0].content.map((block: { text: string }) => block.text)).toEqual([`${m} finish`, expect.stringContaining('You have not submitted a result')]);
     });
   });
 });

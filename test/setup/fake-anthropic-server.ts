@@ -31,7 +31,7 @@ export interface Usage {
 /** A model turn. */
 export interface TurnReply {
   content: ContentBlock[];
-  stop_reason?: 'end_turn' | 'tool_use' | 'max_tokens';
+  stop_reason?: 'end_turn' | 'tool_use' | 'max_tokens' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
   usage?: Partial<Usage>;
 }
 
@@ -300,7 +300,8 @@ export function checkRequest(body: Json, headers: Record<string, string | string
       }
     }
   });
-  if (messages.at(-1)?.role !== 'user') problems.push('the last message must be a user message');
+  // A final assistant message is a turn given back to be continued (after pause_turn): it must have content.
+  if (messages.at(-1)?.role !== 'user' && messages.at(-1)?.role !== 'assistant') problems.push('the last message must be a user or an assistant message');
   return problems;
 }
 
