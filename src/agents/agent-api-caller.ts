@@ -9,10 +9,10 @@ import { AgentRunRecorder, RunEnd, RunTotals } from './agent-run.recorder.js';
 import { AnthropicClient, LlmError } from './anthropic.client.js';
 import { JsonSchema, validateAgainst } from './json-schema.js';
 import { redact, sliceChars, truncateBytes, truncateForModel } from './text.js';
-import { redactWriteOnly } from './write-only.js';
 import { beyondScope, CatalogSession, requiredScopeOf, SUBMIT_RESULT, ToolCatalog } from './tool-catalog.js';
 import { ToolSourceUnavailable } from './tool-source.js';
 import type { ToolDefinition } from './tool-source.js';
+import { redactWriteOnly } from './write-only.js';
 
 /** Why the run's AbortSignal fired. */
 type AbortReason = 'cancelled' | 'timeout' | 'interrupted';
@@ -139,7 +139,8 @@ export class AgentAPICaller {
       const beyond = beyondScope(tools, run.startedScope);
       if (beyond.length > 0) {
         const names = beyond.map((tool) => `${tool.name} (needs "${requiredScopeOf(tool)}")`).join(', ');
-        return { status: 'failed', stopReason: 'forbidden', finalText: null, result: undefined, error: `The run was started with a "${run.startedScope}" key, and the agent's allow-list now grants ${names}: nothing was called` };
+        const error = `The run was started with a "${run.startedScope}" key, and the agent's allow-list now grants ${names}: nothing was called`;
+        return { status: 'failed', stopReason: 'forbidden', finalText: null, result: undefined, error };
       }
       session = await this.catalog.open(tools, {
         workspaceId: run.workspaceId,
