@@ -11,7 +11,8 @@ import { JobQueue } from './queue/job-queue.js';
  * A worker: the same modules and processors as the app, initialised but never listening, so it
  * serves no HTTP and only runs jobs from the Redis queues (`npm run start:worker`). It is built
  * like the app (createApp without listen) so that every processor finds what it finds there,
- * the OpenAPI document the agents' tools are made from included.
+ * the OpenAPI document the agents' tools are made from included. Agent runs call the API over
+ * HTTP: with ANTHROPIC_API_KEY set, the worker needs API_BASE_URL (the app's address).
  */
 export async function createWorker(options: AppOptions): Promise<NestFastifyApplication> {
   const app = await createApp(options);
@@ -27,6 +28,13 @@ async function main(): Promise<void> {
   }
   if (config.WORKER_CONCURRENCY === 0) {
     console.error('WORKER_CONCURRENCY is 0: this worker would run nothing.');
+    process.exit(1);
+  }
+  if (config.ANTHROPIC_API_KEY && !config.API_BASE_URL) {
+    // Agent runs call the API over HTTP, and a worker serves none of its own.
+    console.error(
+      'This worker runs agent runs (ANTHROPIC_API_KEY is set), whose tool calls go to the Forgeline API over HTTP, and it serves no HTTP itself: set API_BASE_URL to the address of the app (e.g. http://127.0.0.1:3000).',
+    );
     process.exit(1);
   }
   const database = await openDatabase(config);

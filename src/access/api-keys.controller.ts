@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { ApiKey } from './api-key.entity.js';
 import { ApiKeysService } from './api-keys.service.js';
@@ -14,6 +15,7 @@ export function toApiKeyDto(key: ApiKey): ApiKeyDto {
 
 @ApiTags('access')
 @ApiBearerAuth()
+@ExplicitOnly('access management')
 @Controller('api-keys')
 @RequiredScope('admin')
 export class ApiKeysController {

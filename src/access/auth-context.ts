@@ -33,11 +33,16 @@ export function defaultScope(method: string): Scope {
   return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
 }
 
-const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
+export const SCOPE_RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 
 /** admin includes write, and write includes read. */
-export function grants(scopes: Scope[], needed: Scope): boolean {
-  return scopes.some((scope) => RANK[scope] >= RANK[needed]);
+export function grants(scopes: readonly Scope[], needed: Scope): boolean {
+  return scopes.some((scope) => SCOPE_RANK[scope] >= SCOPE_RANK[needed]);
+}
+
+/** The most a key with these scopes may do: what work it sets going may do at most. */
+export function highestScope(scopes: readonly Scope[]): Scope {
+  return scopes.reduce<Scope>((max, scope) => (SCOPE_RANK[scope] > SCOPE_RANK[max] ? scope : max), 'read');
 }
 
 /** The caller's workspace id: the one value every owned query is scoped by. */

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { WorkspaceId } from './auth-context.js';
 import { DomainError } from '../common/domain-error.js';
 import { PutSecretDto, SECRET_NAME, SECRET_NAME_RULE, SecretDto } from './dto/access.dto.js';
@@ -19,6 +20,7 @@ const toSecretDto = ({ name, createdAt, updatedAt }: WorkspaceSecret): SecretDto
 
 @ApiTags('access')
 @ApiBearerAuth()
+@ExplicitOnly('manages workspace secrets')
 @Controller('secrets')
 export class SecretsController {
   constructor(private readonly secrets: WorkspaceSecretsService) {}

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { toApiKeyDto } from './api-keys.controller.js';
 import { RequiredScope, WorkspaceId } from './auth-context.js';
 import { CreatedWorkspaceDto, CreateWorkspaceDto, WorkspaceDto } from './dto/access.dto.js';
@@ -11,6 +12,7 @@ const toWorkspaceDto = ({ id, name, slug, createdAt }: Workspace): WorkspaceDto 
 
 @ApiTags('access')
 @ApiBearerAuth()
+@ExplicitOnly('access management')
 @Controller('workspaces')
 export class WorkspacesController {
   constructor(private readonly workspaces: WorkspacesService) {}

@@ -3,8 +3,9 @@ import type { Relation } from 'typeorm';
 import { AgentRun } from './agent-run.entity.js';
 
 /**
- * One tool call of a run, executed or refused. The request is the tool input (never a
- * credential); the response body is kept up to AGENT_RECORDED_RESPONSE_MAX_BYTES.
+ * One tool call of a run, executed or refused. The request is the tool input with its write-only
+ * fields (secret values, tokens) as [redacted]; the response body is kept up to
+ * AGENT_RECORDED_RESPONSE_MAX_BYTES, with those values taken out too.
  */
 @Entity('agent_api_calls')
 @Unique('uq_agent_api_calls_run_sequence', ['runId', 'sequence'])

@@ -8,12 +8,15 @@ import { AgentRun, StopReason } from './agent-run.entity.js';
 import { AgentRunRecorder, RunEnd, RunTotals } from './agent-run.recorder.js';
 import { AnthropicClient, LlmError } from './anthropic.client.js';
 import { JsonSchema, validateAgainst } from './json-schema.js';
-import { redact, truncateBytes, truncateForModel } from './text.js';
-import { CatalogSession, SUBMIT_RESULT, ToolCatalog } from './tool-catalog.js';
+import { redact, sliceChars, truncateBytes, truncateForModel } from './text.js';
+import { beyondScope, CatalogSession, requiredScopeOf, SUBMIT_RESULT, ToolCatalog } from './tool-catalog.js';
+import { ToolSourceUnavailable } from './tool-source.js';
 import type { ToolDefinition } from './tool-source.js';
+import { redactWriteOnly } from './write-only.js';
 
 /** Why the run's AbortSignal fired. */
 type AbortReason = 'cancelled' | 'timeout' | 'interrupted';
+const ABORTED_BY: Record<AbortReason, string> = { cancelled: 'a cancel', timeout: "the run timeout (the agent's runTimeoutMs)", interrupted: 'the service shutting down' };
 
 const GUIDANCE =
   'You act on the Forgeline API through tools: each tool is one API operation, its input holds the path and query ' +
@@ -43,6 +46,8 @@ interface RunState {
   result: unknown;
   submitted: boolean;
   sequence: number;
+  /** Values of write-only input fields the model sent: taken out of everything recorded or shown. */
+  secrets: string[];
 }
 
 interface ActiveRun {
@@ -115,17 +120,33 @@ export class AgentAPICaller {
       result: undefined,
       submitted: false,
       sequence: 0,
+      secrets: [],
     };
+    const end = await this.attempt(run, controller, state);
+    // The model may repeat a secret it wrote into a write-only field.
+    const hide = (text: string | null) => (text === null ? null : redact(text, state.secrets));
+    return { ...end, finalText: hide(end.finalText), error: hide(end.error) };
+  }
+
+  private async attempt(run: AgentRun, controller: AbortController, state: RunState): Promise<RunEnd> {
     const agent = await this.agents.findOneBy({ id: run.agentId });
     if (!agent) return { status: 'failed', stopReason: 'error', finalText: null, result: undefined, error: 'The agent was deleted before the run started' };
     const timer = setTimeout(() => controller.abort('timeout' satisfies AbortReason), agent.runTimeoutMs);
     let session: CatalogSession | null = null;
     try {
       const tools = this.catalog.allowed(agent.allowedOperations);
+      // The agent may have been changed since the run was queued: it still gets no more than its starter had.
+      const beyond = beyondScope(tools, run.startedScope);
+      if (beyond.length > 0) {
+        const names = beyond.map((tool) => `${tool.name} (needs "${requiredScopeOf(tool)}")`).join(', ');
+        const error = `The run was started with a "${run.startedScope}" key, and the agent's allow-list now grants ${names}: nothing was called`;
+        return { status: 'failed', stopReason: 'forbidden', finalText: null, result: undefined, error };
+      }
       session = await this.catalog.open(tools, {
         workspaceId: run.workspaceId,
         runId: run.id,
         expiresAt: new Date(Date.now() + agent.runTimeoutMs + this.config.AGENT_RUN_KEY_MARGIN_MS),
+        maxScope: run.startedScope,
       });
       await this.recorder.setApiKey(run.id, session.apiKeyIds[0] ?? null);
       return await this.loop(run, agent, tools, session, controller.signal, state);
@@ -144,7 +165,9 @@ export class AgentAPICaller {
     if (contract) {
       apiTools.push({ name: SUBMIT_RESULT, description: 'Submit the final result of this task; its input must match the schema. Ends the run.', input_schema: contract.input as Tool.InputSchema });
     }
-    // One breakpoint after the tools caches tools and system together (they come first in the prompt).
+    // Two cache breakpoints (of the API's 4): the prompt's prefix is tools, then system, then
+    // messages, so the one on the last tool caches the tools, and the one on the system block
+    // caches tools and system together.
     if (apiTools.length > 0) apiTools[apiTools.length - 1] = { ...apiTools[apiTools.length - 1], cache_control: { type: 'ephemeral' } };
     const system: TextBlockParam[] = [
       { type: 'text', text: [agent.systemPrompt.trim(), GUIDANCE, contract ? SUBMIT_GUIDANCE : ''].filter(Boolean).join('\n\n'), cache_control: { type: 'ephemeral' } },
@@ -153,6 +176,8 @@ export class AgentAPICaller {
     const ok = (stopReason: StopReason): RunEnd => ({ status: 'succeeded', stopReason, finalText: state.finalText, result: state.result, error: null });
     const failed = (stopReason: StopReason, error: string): RunEnd => ({ status: 'failed', stopReason, finalText: state.finalText, result: state.result, error });
 
+    // The API paused a long turn: the next request gives it back as it is, and the model goes on with it.
+    let paused = false;
     for (let iteration = 1; ; iteration++) {
       if (iteration > agent.maxIterations) {
         return failed('max_iterations', `Stopped after ${agent.maxIterations} model requests (the agent's maxIterations) without finishing${contract && !state.submitted ? ` or calling ${SUBMIT_RESULT} with a valid result` : ''}`);
@@ -166,7 +191,7 @@ export class AgentAPICaller {
           system,
           messages,
           ...(apiTools.length > 0 ? { tools: apiTools } : {}),
-          ...(agent.temperature === null ? {} : { temperature: agent.temperature }),
+          // No temperature: API version 2026-10-21 (SDK 1.13) has no sampling parameters and refuses them.
         },
         signal,
       );
@@ -189,7 +214,8 @@ export class AgentAPICaller {
         durationMs: Math.round(performance.now() - started),
       });
       if (cancelRequested) throw new RunAborted('cancelled');
-      messages.push({ role: 'assistant', content: message.content as ContentBlockParam[] });
+      addAssistant(messages, message.content as ContentBlockParam[], paused);
+      paused = message.stop_reason === 'pause_turn';
       const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('\n').trim();
       if (text) state.finalText = text;
 
@@ -198,24 +224,30 @@ export class AgentAPICaller {
         return failed('token_budget', `Stopped after using ${used} tokens: the agent's maxTokensPerRun is ${agent.maxTokensPerRun} (input, cache and output tokens together)`);
       }
       const toolUses = message.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
+      const cutOff = CUT_OFF[message.stop_reason ?? ''];
+      if (cutOff) {
+        const why = cutOff.why(this.config.AGENT_MAX_OUTPUT_TOKENS);
+        // A tool_use in a reply that was cut off may have an input cut short: none is executed.
+        for (const use of toolUses) await this.recordNotExecuted(use, run, state, `Not executed: ${why}, so its input may be incomplete`);
+        return failed(cutOff.stopReason, `${why}${toolUses.length > 0 ? `; its ${toolUses.length} tool call(s) were not executed` : ''}`);
+      }
       if (toolUses.length === 0) {
-        if (message.stop_reason === 'refusal') return failed('refusal', `The model declined to continue${text ? `: ${text.slice(0, 500)}` : ''}`);
-        if (message.stop_reason === 'max_tokens') {
-          return failed('model_max_tokens', `The model's reply reached max_tokens (AGENT_MAX_OUTPUT_TOKENS=${this.config.AGENT_MAX_OUTPUT_TOKENS}) before it finished`);
-        }
+        if (message.stop_reason === 'refusal') return failed('refusal', `The model declined to continue${text ? `: ${sliceChars(text, 500)}` : ''}`);
+        if (paused) continue;
         if (contract && !state.submitted) {
-          messages.push({ role: 'user', content: `You have not submitted a result. Finish by calling ${SUBMIT_RESULT} with an input that matches its schema.` });
+          addUser(messages, `You have not submitted a result. Finish by calling ${SUBMIT_RESULT} with an input that matches its schema.`);
           continue;
         }
         return ok('end_turn');
       }
+      paused = false;
       const results: ToolResultBlockParam[] = [];
       for (const use of toolUses) {
         signal.throwIfAborted();
         results.push(await this.answer(use, { run, agent, allowed, contract, session, signal, state }));
       }
       if (state.submitted) return ok('result_submitted');
-      messages.push({ role: 'user', content: results });
+      addUser(messages, results);
     }
   }
 
@@ -226,7 +258,8 @@ export class AgentAPICaller {
   ): Promise<ToolResultBlockParam> {
     const { run, agent, allowed, contract, session, signal, state } = ctx;
     const input = (use.input ?? {}) as Record<string, unknown>;
-    const refuse = (text: string): ToolResultBlockParam => ({ type: 'tool_result', tool_use_id: use.id, content: text, is_error: true });
+    const hide = (text: string) => redact(text, state.secrets);
+    const refuse = (text: string): ToolResultBlockParam => ({ type: 'tool_result', tool_use_id: use.id, content: hide(text), is_error: true });
 
     if (use.name === SUBMIT_RESULT && contract) {
       const check = validateAgainst(contract.input, input);
@@ -237,37 +270,73 @@ export class AgentAPICaller {
     }
 
     const sequence = ++state.sequence;
-    const base = { runId: run.id, sequence, toolUseId: use.id, operationId: use.name.slice(0, 200), request: input, responseStatus: null, responseBody: null, responseTruncated: false, durationMs: 0 };
     const tool = allowed.get(use.name);
+    const known = tool ?? this.catalog.list().find((candidate) => candidate.name === use.name);
+    // Write-only fields (secret values, tokens) are recorded as [redacted], and their values taken out of every text.
+    const { value: request, secrets } = redactWriteOnly(input, known?.writeOnlyPaths ?? []);
+    state.secrets.push(...secrets);
+    const base = { runId: run.id, sequence, toolUseId: use.id, operationId: sliceChars(use.name, 200), request, responseStatus: null, responseBody: null, responseTruncated: false, durationMs: 0 };
     if (!tool) {
-      const known = this.catalog.list().find((candidate) => candidate.name === use.name);
       const error = known
         ? `"${use.name}" is not on this agent's allow-list, so it was not executed. Allowed: ${[...allowed.keys()].join(', ') || 'none'}.`
         : `There is no tool "${use.name}", so nothing was executed. Available: ${[...allowed.keys(), ...(contract ? [SUBMIT_RESULT] : [])].join(', ') || 'none'}.`;
-      await this.recorder.recordCall({ ...base, method: known?.method ?? null, path: known?.path ?? null, error });
+      await this.recorder.recordCall({ ...base, method: known?.method ?? null, path: known?.path ?? null, error: hide(error) });
       return refuse(error);
     }
     const check = validateAgainst(tool.inputSchema, input);
     if (!check.valid) {
       const error = `The input does not match the schema of ${tool.name}, so it was not executed: ${check.errors.join('; ')}`;
-      await this.recorder.recordCall({ ...base, method: tool.method ?? null, path: tool.path ?? null, error });
+      await this.recorder.recordCall({ ...base, method: tool.method ?? null, path: tool.path ?? null, error: hide(error) });
       return refuse(error);
     }
     const started = performance.now();
     const outcome = await session.execute(tool, input, { signal, timeoutMs: agent.toolTimeoutMs });
-    const kept = truncateBytes(outcome.body, this.config.AGENT_RECORDED_RESPONSE_MAX_BYTES);
+    if (outcome.aborted) {
+      await this.recorder.recordCall({
+        ...base,
+        method: outcome.method,
+        path: outcome.path === null ? null : hide(outcome.path),
+        durationMs: Math.round(performance.now() - started),
+        error: `Aborted by ${ABORTED_BY[signal.reason as AbortReason] ?? 'the run stopping'} while the call was in flight: the API may have executed it (check before repeating it)`,
+      });
+      signal.throwIfAborted();
+      throw new RunAborted('interrupted');
+    }
+    const body = hide(outcome.body);
+    const kept = truncateBytes(body, this.config.AGENT_RECORDED_RESPONSE_MAX_BYTES);
     await this.recorder.recordCall({
       ...base,
       method: outcome.method,
-      path: outcome.path,
+      path: outcome.path === null ? null : hide(outcome.path),
       responseStatus: outcome.status,
       responseBody: kept.text,
       responseTruncated: kept.truncated,
       durationMs: Math.round(performance.now() - started),
-      error: outcome.error,
+      error: outcome.error === null ? null : hide(outcome.error),
     });
-    const shown = outcome.body === '' ? `HTTP ${outcome.status ?? '-'} (no content)` : outcome.body;
+    const shown = body === '' ? `HTTP ${outcome.status ?? '-'} (no content)` : body;
     return { type: 'tool_result', tool_use_id: use.id, content: truncateForModel(shown, this.config.AGENT_TOOL_RESULT_MAX_CHARS), ...(outcome.isError ? { is_error: true } : {}) };
+  }
+
+  /** Records a tool_use that is not answered and never executed, with why. */
+  private async recordNotExecuted(use: ToolUseBlock, run: AgentRun, state: RunState, error: string): Promise<void> {
+    const known = this.catalog.list().find((candidate) => candidate.name === use.name);
+    const { value: request, secrets } = redactWriteOnly(use.input ?? {}, known?.writeOnlyPaths ?? []);
+    state.secrets.push(...secrets);
+    await this.recorder.recordCall({
+      runId: run.id,
+      sequence: ++state.sequence,
+      toolUseId: use.id,
+      operationId: sliceChars(use.name, 200),
+      method: known?.method ?? null,
+      path: known?.path ?? null,
+      request,
+      responseStatus: null,
+      responseBody: null,
+      responseTruncated: false,
+      durationMs: 0,
+      error,
+    });
   }
 
   private endOf(error: unknown, signal: AbortSignal, agent: Agent, state: RunState): RunEnd {
@@ -277,9 +346,43 @@ export class AgentAPICaller {
     if (reason === 'timeout') return { status: 'failed', stopReason: 'timeout', ...partial, error: `Stopped at the run timeout of ${agent.runTimeoutMs} ms (the agent's runTimeoutMs)` };
     if (reason === 'interrupted') return { status: 'failed', stopReason: 'interrupted', ...partial, error: 'Interrupted: the service shut down during the run. Start a new run to continue.' };
     if (error instanceof LlmError) return { status: 'failed', stopReason: 'llm_error', ...partial, error: error.message };
+    if (error instanceof ToolSourceUnavailable) return { status: 'failed', stopReason: 'error', ...partial, error: error.message };
     this.logger.error(`agent run failed: ${redact((error as Error)?.stack ?? String(error), [this.config.ANTHROPIC_API_KEY])}`);
     return { status: 'failed', stopReason: 'error', ...partial, error: `Internal error: ${redact((error as Error)?.message ?? String(error), [this.config.ANTHROPIC_API_KEY])}` };
   }
+}
+
+/** Model stop reasons that cut a reply off: the run ends, and no tool_use in it is executed. */
+const CUT_OFF: Record<string, { stopReason: StopReason; why: (maxTokens: number) => string }> = {
+  max_tokens: { stopReason: 'model_max_tokens', why: (max) => `The model's reply reached max_tokens (AGENT_MAX_OUTPUT_TOKENS=${max}) before it finished` },
+  model_context_window_exceeded: {
+    stopReason: 'context_window_exceeded',
+    why: () => "The conversation filled the model's context window: start a new run with a smaller task, or let the agent ask for less at a time",
+  },
+};
+
+/**
+ * Appends the model's reply. A paused turn given back goes on in the same assistant message (roles
+ * must alternate); an empty reply is left out (the API refuses empty messages but a final one).
+ */
+function addAssistant(messages: MessageParam[], content: ContentBlockParam[], continuing: boolean): void {
+  const last = messages.at(-1);
+  if (continuing && last?.role === 'assistant') {
+    last.content = [...(Array.isArray(last.content) ? last.content : [{ type: 'text' as const, text: last.content }]), ...content];
+    return;
+  }
+  if (content.length > 0) messages.push({ role: 'assistant', content });
+}
+
+/** Appends a user turn, into the last message when that is the user's already (after an empty reply). */
+function addUser(messages: MessageParam[], content: string | ContentBlockParam[]): void {
+  const last = messages.at(-1);
+  if (last?.role !== 'user') {
+    messages.push({ role: 'user', content });
+    return;
+  }
+  const blocks = (value: string | ContentBlockParam[]): ContentBlockParam[] => (typeof value === 'string' ? [{ type: 'text', text: value }] : value);
+  last.content = [...blocks(last.content), ...blocks(content)];
 }
 
 class RunAborted extends Error {

@@ -27,6 +27,7 @@ export function toRunDto(r: AgentRun): AgentRunDto {
     id: r.id,
     agentId: r.agentId,
     input: r.input,
+    startedScope: r.startedScope,
     status: r.status,
     result: r.result ?? null,
     finalText: r.finalText ?? null,

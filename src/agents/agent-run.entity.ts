@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
+import type { Scope } from '../access/api-key.entity.js';
 import { Workspace } from '../access/workspace.entity.js';
 import { Agent } from './agent.entity.js';
 
@@ -16,7 +17,9 @@ export const STOP_REASONS = [
   'timeout',
   'cancelled',
   'model_max_tokens',
+  'context_window_exceeded',
   'refusal',
+  'forbidden',
   'llm_error',
   'interrupted',
   'error',
@@ -58,6 +61,10 @@ export class AgentRun {
 
   @Column({ type: 'text' })
   input!: string;
+
+  /** The scope of the key that started the run (a workflow's: the key that started that): the run's key never holds more. */
+  @Column({ type: 'varchar', length: 10, default: 'write' })
+  startedScope!: Scope;
 
   @Column({ type: 'varchar', length: 20, default: 'queued' })
   status!: RunStatus;

@@ -4,6 +4,7 @@ import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { AgentApiCall } from './agent-api-call.entity.js';
 import { AgentRun, ModelRequestUsage, RunStatus, StopReason } from './agent-run.entity.js';
+import { withoutNul } from './text.js';
 
 export interface RunTotals {
   iterations: number;
@@ -53,17 +54,19 @@ export class AgentRunRecorder {
       `UPDATE agent_runs SET iterations = $2, input_tokens = $3, output_tokens = $4, cache_read_tokens = $5,
               cache_write_tokens = $6, model_requests = model_requests || $7::jsonb, heartbeat_at = now()
         WHERE id = $1 RETURNING cancel_requested_at`,
-      [runId, totals.iterations, totals.inputTokens, totals.outputTokens, totals.cacheReadTokens, totals.cacheWriteTokens, JSON.stringify([request])],
+      [runId, totals.iterations, totals.inputTokens, totals.outputTokens, totals.cacheReadTokens, totals.cacheWriteTokens, JSON.stringify([withoutNul(request)])],
     );
     return { cancelRequested: rows.length === 0 || rows[0].cancel_requested_at !== null };
   }
 
+  /** NUL characters (a response, a tool input) are stored as U+FFFD: PostgreSQL refuses them. */
   async recordCall(call: Omit<AgentApiCall, 'id' | 'createdAt' | 'run'>): Promise<void> {
-    await this.calls.insert(call as QueryDeepPartialEntity<AgentApiCall>);
+    await this.calls.insert(withoutNul(call) as QueryDeepPartialEntity<AgentApiCall>);
   }
 
   /** running → finished. A run already finished elsewhere (the sweep) is left as it is. */
-  async finish(runId: string, end: RunEnd): Promise<void> {
+  async finish(runId: string, run: RunEnd): Promise<void> {
+    const end = withoutNul(run);
     await this.runs.query(
       `UPDATE agent_runs SET status = $2, stop_reason = $3, final_text = $4, result = $5::jsonb, error = $6, finished_at = now()
         WHERE id = $1 AND status IN ('queued', 'running')`,

@@ -2,6 +2,7 @@ import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { WorkspaceId } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { toRunDetailDto } from './agent-dto.mapper.js';
 import { AgentRunsService } from './agent-runs.service.js';
@@ -9,6 +10,7 @@ import { AgentRunDetailDto } from './dto/agent.dto.js';
 
 @ApiBearerAuth()
 @ApiTags('agents')
+@ExplicitOnly('drives agents: their definitions, runs and recorded calls')
 @Controller('agent-runs')
 export class AgentRunsController {
   constructor(private readonly runs: AgentRunsService) {}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import type { Scope } from '../access/api-key.entity.js';
 import { DomainError } from '../common/domain-error.js';
 import { Page } from '../common/pagination.js';
 import { WorkspaceScopedRepository } from '../common/workspace-scoped.repository.js';
@@ -12,6 +13,7 @@ import { AgentRunDispatcher } from './agent-run.dispatcher.js';
 import { AgentsService } from './agents.service.js';
 import { AnthropicClient } from './anthropic.client.js';
 import { ListAgentRunsQueryDto, StartAgentRunDto } from './dto/agent.dto.js';
+import { ToolCatalog } from './tool-catalog.js';
 
 export const runNotFound = (id: string) => new DomainError('AGENT_RUN_NOT_FOUND', `Agent run ${id} does not exist`);
 
@@ -31,21 +33,27 @@ export class AgentRunsService {
     private readonly llm: AnthropicClient,
     private readonly caller: AgentAPICaller,
     private readonly dispatcher: AgentRunDispatcher,
+    private readonly catalog: ToolCatalog,
     private readonly config: AppConfig,
   ) {
     this.runs = new WorkspaceScopedRepository(repository, runNotFound);
   }
 
-  /** Queues a run (202) or, with `wait`, executes it in this request and returns it finished. */
-  async start(workspaceId: string, agentId: string, dto: StartAgentRunDto): Promise<RunWithCalls> {
+  /**
+   * Queues a run (202) or, with `wait`, executes it in this request and returns it finished.
+   * `startedScope`: the scope of the key that starts it (a workflow's: of the key that started
+   * the workflow run); the agent's allow-list may not need more (403), and the run's key never holds more.
+   */
+  async start(workspaceId: string, agentId: string, dto: StartAgentRunDto, startedScope: Scope): Promise<RunWithCalls> {
     const agent = await this.agents.get(workspaceId, agentId);
+    this.catalog.assertWithin(agent.allowedOperations, startedScope, 'startAgentRun');
     this.llm.assertConfigured();
     if (dto.input.length > this.config.AGENT_MAX_INPUT_CHARS) {
       const message = `input is ${dto.input.length} characters; AGENT_MAX_INPUT_CHARS is ${this.config.AGENT_MAX_INPUT_CHARS}`;
       throw new DomainError('VALIDATION_FAILED', message, [{ field: 'input', rule: 'max-input-chars', message }]);
     }
     if (!dto.wait) {
-      const run = await this.runs.save(workspaceId, this.runs.create(workspaceId, { agentId: agent.id, input: dto.input, status: 'queued' }));
+      const run = await this.runs.save(workspaceId, this.runs.create(workspaceId, { agentId: agent.id, input: dto.input, startedScope, status: 'queued' }));
       await this.dispatcher.dispatch(run.id);
       return { run, calls: [] };
     }
@@ -53,7 +61,7 @@ export class AgentRunsService {
     const now = new Date();
     const run = await this.runs.save(
       workspaceId,
-      this.runs.create(workspaceId, { agentId: agent.id, input: dto.input, status: 'running', startedAt: now, heartbeatAt: now }),
+      this.runs.create(workspaceId, { agentId: agent.id, input: dto.input, startedScope, status: 'running', startedAt: now, heartbeatAt: now }),
     );
     await this.caller.runClaimed(run);
     return this.get(workspaceId, run.id);

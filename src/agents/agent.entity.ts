@@ -39,6 +39,7 @@ export class Agent {
   @Column({ type: 'integer' })
   maxTokensPerRun!: number;
 
+  /** Deprecated: refused since API version 2026-10-21 has no sampling parameters; kept for older agents' values, never sent. */
   @Column({ type: 'real', nullable: true })
   temperature!: number | null;
 

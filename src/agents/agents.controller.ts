@@ -1,8 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { WorkspaceId } from '../access/auth-context.js';
+import { Auth, highestScope, WorkspaceId } from '../access/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { Page, PageQueryDto } from '../common/pagination.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { toAgentDto, toRunDetailDto, toRunDto } from './agent-dto.mapper.js';
@@ -24,6 +26,7 @@ import { ToolCatalog } from './tool-catalog.js';
 
 @ApiBearerAuth()
 @ApiTags('agents')
+@ExplicitOnly('drives agents: their definitions, runs and recorded calls')
 @Controller('agents')
 export class AgentsController {
   constructor(
@@ -35,9 +38,9 @@ export class AgentsController {
   @Post()
   @ApiOperation({ operationId: 'createAgent', summary: 'Create an agent: model, prompt, allowed operations, output schema and limits' })
   @ApiCreatedResponse({ type: AgentDto })
-  @ApiErrors(400)
-  async create(@WorkspaceId() workspaceId: string, @Body() dto: CreateAgentDto): Promise<AgentDto> {
-    return toAgentDto(await this.agents.create(workspaceId, dto));
+  @ApiErrors(400, 403)
+  async create(@Auth() auth: AuthContext, @Body() dto: CreateAgentDto): Promise<AgentDto> {
+    return toAgentDto(await this.agents.create(auth.workspaceId, dto, highestScope(auth.scopes)));
   }
 
   @Get()
@@ -53,12 +56,13 @@ export class AgentsController {
   @ApiOperation({ operationId: 'listAgentTools', summary: 'The tool catalog agents choose from: one tool per API operation' })
   @ApiOkResponse({ type: [AgentToolDto] })
   tools(): AgentToolDto[] {
-    return this.catalog.list().map(({ name, description, inputSchema, source, explicitOnly, method, path, requiredScope }) => ({
+    return this.catalog.list().map(({ name, description, inputSchema, source, explicitOnly, explicitOnlyReason, method, path, requiredScope }) => ({
       name,
       description,
       inputSchema,
       source,
       explicitOnly,
+      explicitOnlyReason: explicitOnlyReason ?? null,
       method,
       path,
       requiredScope,
@@ -76,9 +80,9 @@ export class AgentsController {
   @Patch(':id')
   @ApiOperation({ operationId: 'updateAgent', summary: 'Change an agent\'s settings (runs already started keep the old ones)' })
   @ApiOkResponse({ type: AgentDto })
-  @ApiErrors(400, 404)
-  async update(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: UpdateAgentDto): Promise<AgentDto> {
-    return toAgentDto(await this.agents.update(workspaceId, id, dto));
+  @ApiErrors(400, 403, 404)
+  async update(@Auth() auth: AuthContext, @Param('id', ParseUuid()) id: string, @Body() dto: UpdateAgentDto): Promise<AgentDto> {
+    return toAgentDto(await this.agents.update(auth.workspaceId, id, dto, highestScope(auth.scopes)));
   }
 
   @Delete(':id')
@@ -95,14 +99,14 @@ export class AgentsController {
   @ApiOperation({ operationId: 'startAgentRun', summary: 'Start a run of an agent: queued (202), or finished before answering with wait=true (200)' })
   @ApiAcceptedResponse({ type: AgentRunDetailDto, description: 'Queued; poll GET /api/agent-runs/{id}' })
   @ApiOkResponse({ type: AgentRunDetailDto, description: 'wait=true: the finished run with its calls' })
-  @ApiErrors(400, 404, 503)
+  @ApiErrors(400, 403, 404, 503)
   async start(
-    @WorkspaceId() workspaceId: string,
+    @Auth() auth: AuthContext,
     @Param('id', ParseUuid()) id: string,
     @Body() dto: StartAgentRunDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<AgentRunDetailDto> {
-    const result = await this.runs.start(workspaceId, id, dto);
+    const result = await this.runs.start(auth.workspaceId, id, dto, highestScope(auth.scopes));
     if (dto.wait) void reply.status(200);
     return toRunDetailDto(result);
   }

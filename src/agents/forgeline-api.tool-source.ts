@@ -3,13 +3,15 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import type { Scope } from '../access/api-key.entity.js';
 import { ApiKeysService } from '../access/api-keys.service.js';
+import { highestScope } from '../access/auth-context.js';
 import { AppConfig } from '../config/app-config.js';
 import { OpenApiDocumentHolder } from './openapi-document.holder.js';
-import { HttpBinding, pathParamProblem, toolsFromOpenApi, toRequest } from './openapi-tools.js';
+import { HttpBinding, pathParamProblem, PROPERTY_KEY, toolsFromOpenApi, toRequest } from './openapi-tools.js';
 import { bodyText, redact } from './text.js';
+import { beyondScope, requiredScopeOf } from './tool-catalog.js';
+import { ToolSourceUnavailable } from './tool-source.js';
 import type { ToolDefinition, ToolOutcome, ToolSession, ToolSessionScope, ToolSource } from './tool-source.js';
 
-const SCOPE_RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };
 export const RUN_KEY_PREFIX = 'agent-run:';
 
 /**
@@ -39,14 +41,18 @@ export class ForgelineApiToolSource implements ToolSource {
     const { bindings } = this.load();
     const own = tools.filter((tool) => tool.source === this.name && bindings.has(tool.name));
     if (own.length === 0) return { apiKeyId: null, execute: () => Promise.reject(new Error('no Forgeline tools in this session')), close: async () => undefined };
-    const needed = own.reduce<Scope>((max, tool) => (SCOPE_RANK[tool.requiredScope ?? 'write'] > SCOPE_RANK[max] ? tool.requiredScope ?? 'write' : max), 'read');
+    // The run was checked against its starter's scope before; this is the last line of defence.
+    const beyond = beyondScope(own, scope.maxScope);
+    if (beyond.length > 0) throw new Error(`${beyond.map((tool) => tool.name).join(', ')} need more than the "${scope.maxScope}" scope the run was started with`);
+    const needed: Scope = highestScope(own.map(requiredScopeOf));
+    // Before the key exists: a key made for a run that cannot call anything would outlive it.
+    const baseUrl = this.baseUrl();
     const { key, token } = await this.apiKeys.create(scope.workspaceId, {
       name: `${RUN_KEY_PREFIX}${scope.runId}`,
       scopes: [needed],
       expiresAt: scope.expiresAt,
       allowedOperations: own.map((tool) => tool.name),
     });
-    const baseUrl = this.baseUrl();
     let closed = false;
     return {
       apiKeyId: key.id,
@@ -84,8 +90,10 @@ export class ForgelineApiToolSource implements ToolSource {
       const text = redact(bodyText(bytes, response.headers.get('content-type')), [token]);
       return { status: response.status, body: text, isError: response.status >= 400, method: binding.method, path: target, error: null };
     } catch (error) {
-      // The run was stopped (cancel, run timeout): the loop decides what that means.
-      if (options.signal.aborted) throw error;
+      if (options.signal.aborted) {
+        // The run was stopped (cancel, run timeout, shutdown) after the request may have reached the service.
+        return { status: null, body: '', isError: true, method: binding.method, path: target, error: null, aborted: true };
+      }
       const message = timeout.aborted
         ? `The API did not answer within ${options.timeoutMs} ms (the agent's toolTimeoutMs)`
         : `The API could not be reached: ${redact((error as Error).message, [token])}`;
@@ -96,14 +104,24 @@ export class ForgelineApiToolSource implements ToolSource {
   private baseUrl(): string {
     if (this.config.API_BASE_URL) return this.config.API_BASE_URL.replace(/\/+$/, '');
     const address = this.http.httpAdapter?.getHttpServer()?.address() as AddressInfo | string | null | undefined;
-    if (!address || typeof address === 'string') throw new Error('API_BASE_URL is not set and the server is not listening yet');
+    if (!address || typeof address === 'string') {
+      throw new ToolSourceUnavailable(
+        'API_BASE_URL is not set and this process serves no HTTP (a worker, or the app before it listens): set API_BASE_URL to the address of the Forgeline API, e.g. http://127.0.0.1:3000',
+      );
+    }
     const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `http://${host}:${address.port}`;
   }
 
   private load(): { tools: ToolDefinition[]; bindings: Map<string, HttpBinding> } {
     if (this.cache && this.cache.revision === this.document.revision) return this.cache;
-    const tools = toolsFromOpenApi(this.document.get(), { pathPrefix: '/api/' });
+    const all = toolsFromOpenApi(this.document.get(), { pathPrefix: '/api/' });
+    // The API refuses a whole request for one tool whose input has a key it does not accept.
+    const tools = all.filter((tool) => {
+      const bad = Object.keys(tool.inputSchema.properties ?? {}).filter((key) => !PROPERTY_KEY.test(key));
+      if (bad.length > 0) this.logger.warn(`operation ${tool.name} is left out of the agents' tools: its input keys ${bad.join(', ')} do not match ${PROPERTY_KEY.source}`);
+      return bad.length === 0;
+    });
     this.cache = {
       revision: this.document.revision,
       tools: tools.map((tool) => ({
@@ -111,10 +129,12 @@ export class ForgelineApiToolSource implements ToolSource {
         description: tool.description,
         inputSchema: tool.inputSchema,
         source: this.name,
-        explicitOnly: tool.explicitOnly,
+        explicitOnly: tool.explicitOnlyReason !== null,
+        explicitOnlyReason: tool.explicitOnlyReason,
         method: tool.binding.method,
         path: tool.binding.path,
         requiredScope: tool.requiredScope,
+        writeOnlyPaths: tool.writeOnlyPaths,
       })),
       bindings: new Map(tools.map((tool) => [tool.name, tool.binding])),
     };

@@ -23,6 +23,14 @@ const document = {
       },
     },
     '/api/keys': { post: { operationId: 'makeKey', tags: ['access'], 'x-required-scope': 'admin' } },
+    '/api/jobs': {
+      post: {
+        operationId: 'startJob',
+        tags: ['things'],
+        'x-explicit-only': 'starts automation',
+        requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/JobDto' } } } },
+      },
+    },
     '/api/no-id': { get: { summary: 'No operationId: no tool' } },
     '/health': { get: { operationId: 'getHealth' } },
   },
@@ -39,6 +47,8 @@ const document = {
         },
       },
       TagDto: { type: 'object', properties: { name: { type: 'string', enum: ['a', 'b'] } } },
+      JobDto: { type: 'object', properties: { name: { type: 'string' }, remote: { description: 'where', allOf: [{ $ref: '#/components/schemas/RemoteDto' }] } } },
+      RemoteDto: { type: 'object', properties: { url: { type: 'string' }, token: { type: 'string', writeOnly: true } } },
     },
   },
 };
@@ -47,7 +57,7 @@ describe('toolsFromOpenApi', () => {
   const tools = new Map(toolsFromOpenApi(document, { pathPrefix: '/api/' }).map((tool) => [tool.name, tool]));
 
   it('makes one tool per operation with an operationId under the prefix, named after it', () => {
-    expect([...tools.keys()].sort()).toEqual(['clash', 'deleteThing', 'makeKey', 'replaceThing']);
+    expect([...tools.keys()].sort()).toEqual(['clash', 'deleteThing', 'makeKey', 'replaceThing', 'startJob']);
     expect(tools.get('replaceThing')!.description).toBe('Replace a thing (PUT /api/things/{id})');
   });
 
@@ -64,16 +74,23 @@ describe('toolsFromOpenApi', () => {
     expect(tools.get('replaceThing')!.binding).toMatchObject({ method: 'PUT', pathParams: ['id'], queryParams: ['dryRun'], body: 'merged' });
   });
 
+  it('knows where its input has write-only fields, through $refs and allOf', () => {
+    expect(tools.get('startJob')!.writeOnlyPaths).toEqual([['remote', 'token']]);
+    expect(tools.get('replaceThing')!.writeOnlyPaths).toEqual([]);
+  });
+
   it('nests the body under `body` when a body field would clash with a parameter', () => {
     const tool = tools.get('clash')!;
     expect(tool.binding.body).toBe('nested');
     expect(Object.keys((tool.inputSchema as any).properties)).toEqual(['name', 'body']);
   });
 
-  it('marks deletes and access management as explicit-only', () => {
-    expect(tools.get('deleteThing')!.explicitOnly).toBe(true);
-    expect(tools.get('makeKey')!).toMatchObject({ explicitOnly: true, requiredScope: 'admin' });
-    expect(tools.get('replaceThing')!).toMatchObject({ explicitOnly: false, requiredScope: 'write' });
+  it('makes explicit-only what its module declared (x-explicit-only), every delete and every admin operation; tags play no part', () => {
+    expect(tools.get('startJob')!).toMatchObject({ explicitOnlyReason: 'starts automation', requiredScope: 'write' });
+    expect(tools.get('deleteThing')!.explicitOnlyReason).toBe('deletes');
+    expect(tools.get('makeKey')!).toMatchObject({ explicitOnlyReason: 'needs the admin scope', requiredScope: 'admin' });
+    expect(tools.get('replaceThing')!).toMatchObject({ explicitOnlyReason: null, requiredScope: 'write' });
+    expect(tools.get('clash')!.explicitOnlyReason).toBeNull();
   });
 });
 

@@ -1,14 +1,16 @@
 import type { Scope } from '../access/api-key.entity.js';
 import { defaultScope } from '../access/auth-context.js';
+import { EXPLICIT_ONLY } from '../common/explicit-only.js';
 import type { JsonSchema } from './json-schema.js';
+import { writeOnlyPaths } from './write-only.js';
 
 type Node = Record<string, any>;
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 /** Anthropic's rule for tool names. */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-/** Tags whose operations an allow-list must name one by one. */
-const EXPLICIT_TAGS = new Set(['access', 'agents']);
+/** Anthropic's rule for the property keys of a tool's input_schema. */
+export const PROPERTY_KEY = /^[a-zA-Z0-9_.-]{1,64}$/;
 const MAX_DEPTH = 12;
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs']);
 /** Keywords whose value is data, never a schema. */
@@ -30,9 +32,25 @@ export interface OpenApiTool {
   name: string;
   description: string;
   inputSchema: JsonSchema;
-  explicitOnly: boolean;
+  /** Why only an exact allow-list entry reaches it, or null when a pattern may. */
+  explicitOnlyReason: string | null;
   requiredScope: Scope;
+  /** Where its input has `writeOnly: true` fields (see write-only.ts). */
+  writeOnlyPaths: string[][];
   binding: HttpBinding;
+}
+
+/**
+ * Why an operation is reached only by its exact name, or null: what its module declared
+ * (`x-explicit-only`, set by @ExplicitOnly), else its being a DELETE or needing the admin scope.
+ */
+export function explicitOnlyReason(method: string, operation: Node, requiredScope: Scope): string | null {
+  const declared = operation[EXPLICIT_ONLY];
+  if (typeof declared === 'string' && declared) return declared;
+  if (declared === true) return 'declared explicit-only';
+  if (method === 'DELETE') return 'deletes';
+  if (requiredScope === 'admin') return 'needs the admin scope';
+  return null;
 }
 
 /**
@@ -87,15 +105,15 @@ function toolOf(document: Node, path: string, method: string, item: Node, operat
   }
   const requiredScope: Scope = operation['x-required-scope'] ?? defaultScope(method.toUpperCase());
   const upper = method.toUpperCase();
-  const tags: string[] = operation.tags ?? [];
   const inputSchema: JsonSchema = { type: 'object', properties, additionalProperties: false };
   if (required.length > 0) inputSchema.required = [...new Set(required)];
   return {
     name: operation.operationId,
     description: [operation.summary, `(${upper} ${path})`].filter(Boolean).join(' '),
     inputSchema,
-    explicitOnly: upper === 'DELETE' || requiredScope === 'admin' || tags.some((tag) => EXPLICIT_TAGS.has(tag)),
+    explicitOnlyReason: explicitOnlyReason(upper, operation, requiredScope),
     requiredScope,
+    writeOnlyPaths: writeOnlyPaths(inputSchema),
     binding: { method: upper, path, pathParams, queryParams, body, bodyKeys },
   };
 }

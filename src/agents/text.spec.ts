@@ -1,4 +1,4 @@
-import { bodyText, redact, truncateBytes, truncateForModel } from './text.js';
+import { bodyText, redact, sliceChars, truncateBytes, truncateForModel } from './text.js';
 
 describe('agent text helpers', () => {
   it('cuts a long tool result with a note and leaves a short one alone', () => {
@@ -6,6 +6,17 @@ describe('agent text helpers', () => {
     const cut = truncateForModel('a'.repeat(30), 10);
     expect(cut.startsWith('a'.repeat(10) + '\n')).toBe(true);
     expect(cut).toContain('this result is 30 characters; only the first 10 are shown');
+  });
+
+  it('never cuts between the two halves of a surrogate pair', () => {
+    const text = 'ab😀cd'; // the emoji is units 2 and 3
+    expect(sliceChars(text, 3)).toBe('ab');
+    expect(sliceChars(text, 4)).toBe('ab😀');
+    expect(sliceChars(text, 2)).toBe('ab');
+    expect(sliceChars(text, 99)).toBe(text);
+    const cut = truncateForModel('x'.repeat(9) + '😀' + 'y'.repeat(20), 10);
+    expect(cut.startsWith('x'.repeat(9) + '\n')).toBe(true);
+    expect(cut).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
   });
 
   it('truncates by bytes without splitting a UTF-8 character', () => {

@@ -1,9 +1,21 @@
 /** Text helpers of the agent loop: plain functions. */
 
-/** `text` cut to `maxChars` with a note saying how much was left out. */
+/**
+ * The first `maxChars` UTF-16 units of `text`, one fewer when the cut would split a surrogate
+ * pair: a lone surrogate makes the request invalid JSON to the Messages API (a 400).
+ */
+export function sliceChars(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  const end = maxChars > 0 && isHighSurrogate(text.charCodeAt(maxChars - 1)) ? maxChars - 1 : maxChars;
+  return text.slice(0, end);
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+
+/** `text` cut to `maxChars` (never inside a character) with a note saying how much was left out. */
 export function truncateForModel(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
-  return `${text.slice(0, maxChars)}\n\n[Truncated: this result is ${text.length} characters; only the first ${maxChars} are shown. Ask for less (filters, a page, one file) to see the rest.]`;
+  return `${sliceChars(text, maxChars)}\n\n[Truncated: this result is ${text.length} characters; only the first ${maxChars} are shown. Ask for less (filters, a page, one file) to see the rest.]`;
 }
 
 /** The first `maxBytes` bytes of `text` as UTF-8, never splitting a character. */
@@ -34,4 +46,15 @@ export function bodyText(bytes: Uint8Array, contentType: string | null): string 
   } catch {
     return `[binary ${contentType ?? 'data'}, ${bytes.length} bytes, base64] ${Buffer.from(bytes).toString('base64')}`;
   }
+}
+
+/**
+ * `value` with every NUL character (in strings and keys, however deep) replaced by U+FFFD:
+ * PostgreSQL text and jsonb cannot hold NUL, and a recorded call must never fail for it.
+ */
+export function withoutNul<T>(value: T, depth = 0): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '\ufffd') : value) as T;
+  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (Array.isArray(value)) return value.map((item) => withoutNul(item, depth + 1)) as T;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [withoutNul(key), withoutNul(item, depth + 1)])) as T;
 }

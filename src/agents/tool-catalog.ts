@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ErrorDetail } from '../common/domain-error.js';
-import { ALLOW_ENTRY, allowedTools } from './allow-list.js';
+import type { Scope } from '../access/api-key.entity.js';
+import { SCOPE_RANK } from '../access/auth-context.js';
+import { DomainError, ErrorDetail } from '../common/domain-error.js';
+import { ALLOW_ENTRY, allowedTools, isAllowed } from './allow-list.js';
 import type { ToolDefinition, ToolSession, ToolSessionScope, ToolSource } from './tool-source.js';
 import { TOOL_SOURCES } from './tool-source.js';
 
@@ -45,6 +47,31 @@ export class ToolCatalog {
     return problems;
   }
 
+  /**
+   * FORBIDDEN when the allow-list grants an operation that needs more than `scope`: an agent never
+   * acts with more than the key that creates, changes or starts it. `operation` names what was asked.
+   */
+  assertWithin(entries: readonly string[], scope: Scope, operation: string): void {
+    const beyond = beyondScope(this.allowed(entries), scope);
+    if (beyond.length === 0) return;
+    const details: ErrorDetail[] = beyond.map((tool) => {
+      const index = entries.findIndex((entry) => isAllowed(tool, [entry]));
+      return {
+        field: `allowedOperations[${index}]`,
+        rule: 'scope',
+        operationId: tool.name,
+        required: requiredScopeOf(tool),
+        message: `${tool.name} needs the "${requiredScopeOf(tool)}" scope`,
+      };
+    });
+    const names = beyond.map((tool) => `${tool.name} (needs "${requiredScopeOf(tool)}")`).join(', ');
+    throw new DomainError(
+      'FORBIDDEN',
+      `${operation}: this key has the "${scope}" scope, and the agent's allow-list grants ${names}. An agent never acts with more than the key that creates, changes or starts it.`,
+      details,
+    );
+  }
+
   /** One session per source that has tools here; closing it closes them all. */
   async open(tools: ToolDefinition[], scope: ToolSessionScope): Promise<CatalogSession> {
     const sessions = new Map<string, ToolSession>();
@@ -59,6 +86,14 @@ export class ToolCatalog {
     }
     return new CatalogSession(sessions);
   }
+}
+
+/** What a tool needs of the key that calls it; `write` when its source does not say. */
+export const requiredScopeOf = (tool: ToolDefinition): Scope => tool.requiredScope ?? 'write';
+
+/** The tools that need more than `scope`. */
+export function beyondScope(tools: readonly ToolDefinition[], scope: Scope): ToolDefinition[] {
+  return tools.filter((tool) => SCOPE_RANK[requiredScopeOf(tool)] > SCOPE_RANK[scope]);
 }
 
 export class CatalogSession {

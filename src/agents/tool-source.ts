@@ -14,12 +14,19 @@ export interface ToolDefinition {
   inputSchema: JsonSchema;
   /** The source's name ("forgeline"). */
   source: string;
-  /** Only an exact allow-list entry reaches it (deletes, access management). */
+  /** Only an exact allow-list entry reaches it (no `*` pattern): deletes, access and credentials, other automation. */
   explicitOnly: boolean;
+  /** Why it is explicit-only, as its source declared it. */
+  explicitOnlyReason?: string | null;
   /** HTTP operations: what the call will be. */
   method?: string;
   path?: string;
   requiredScope?: Scope;
+  /**
+   * Input fields that are write-only (secret values, tokens): paths of property names, `*` for
+   * every item. A run records and shows them as [redacted], and takes their values out of any text.
+   */
+  writeOnlyPaths?: string[][];
 }
 
 export interface ToolSessionScope {
@@ -27,6 +34,8 @@ export interface ToolSessionScope {
   runId: string;
   /** When the session's credentials must stop working at the latest. */
   expiresAt: Date;
+  /** The most its credentials may hold: the scope of the key that started the run. */
+  maxScope: Scope;
 }
 
 /** What a tool call did: the loop turns it into a tool_result and a recorded call. */
@@ -41,6 +50,11 @@ export interface ToolOutcome {
   path: string | null;
   /** Why it failed before an answer (timeout, connection), if so. */
   error: string | null;
+  /**
+   * The run was stopped (cancel, run timeout, shutdown) while the call was in flight: it may
+   * have been executed all the same. The loop records it so, then ends the run.
+   */
+  aborted?: boolean;
 }
 
 /** Credentials and state for one run; closed (keys revoked) when the run ends. */
@@ -49,6 +63,11 @@ export interface ToolSession {
   readonly apiKeyId: string | null;
   execute(tool: ToolDefinition, input: Record<string, unknown>, options: { signal: AbortSignal; timeoutMs: number }): Promise<ToolOutcome>;
   close(): Promise<void>;
+}
+
+/** A source cannot serve runs as configured; its message says what to set. Fails the run with it. */
+export class ToolSourceUnavailable extends Error {
+  override name = 'ToolSourceUnavailable';
 }
 
 export interface ToolSource {

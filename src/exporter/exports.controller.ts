@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { WorkspaceId } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { Page, PageQueryDto } from '../common/pagination.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { CommitDto, CommitPageDto, CreateExportDto, ListCommitsQueryDto, RepositoryExportDto, RepositoryExportPageDto } from './dto/export.dto.js';
@@ -15,6 +16,7 @@ export class ExportsController {
 
   @Post('projects/:id/exports')
   @HttpCode(202)
+  @ExplicitOnly('sends the project to another host, with credentials, and can force-push over its history')
   @ApiOperation({
     operationId: 'exportProject',
     summary: 'Export the project\'s files as a Git commit (and push it), in the background',

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/co
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { WorkspaceId } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { CreateGitCredentialDto, GitCredentialDto } from './dto/git-credential.dto.js';
 import { GitCredential } from './git-credential.entity.js';
@@ -16,6 +17,7 @@ export class GitCredentialsController {
   constructor(private readonly credentials: GitCredentialsService) {}
 
   @Post()
+  @ExplicitOnly('holds a credential')
   @ApiOperation({ operationId: 'createGitCredential', summary: 'Store a username and token for pushing to Git remotes (the token is write-only, encrypted at rest)' })
   @ApiCreatedResponse({ type: GitCredentialDto })
   @ApiErrors(400, 409)
@@ -24,6 +26,7 @@ export class GitCredentialsController {
   }
 
   @Get()
+  @ExplicitOnly('manages credentials')
   @ApiOperation({ operationId: 'listGitCredentials', summary: 'List the workspace\'s Git credentials (never their tokens)' })
   @ApiOkResponse({ type: [GitCredentialDto] })
   async list(@WorkspaceId() workspaceId: string): Promise<GitCredentialDto[]> {

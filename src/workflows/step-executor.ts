@@ -1,5 +1,6 @@
 import { applyDecorators, Injectable } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import type { Scope } from '../access/api-key.entity.js';
 
 /** A JSON Schema (draft 2020-12 subset Ajv understands), as a plain object. */
 export type JsonSchema = Record<string, unknown>;
@@ -54,6 +55,11 @@ export interface StepContext {
   checkpoint: unknown;
   /** Saves a small JSON value for a later execution of this step (one write). */
   saveCheckpoint(value: unknown): Promise<void>;
+  /**
+   * The scope of the key that started the run (or last retried it): a step that acts for that
+   * key through the API, such as `agent`, must not act with more. Read when asked (one query).
+   */
+  actingScope(): Promise<Scope>;
 }
 
 /**

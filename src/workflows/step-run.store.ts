@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import type { Pool } from 'pg';
+import type { Scope } from '../access/api-key.entity.js';
 import { AppConfig } from '../config/app-config.js';
 import { DataSource } from 'typeorm';
 import type { StepLogLine } from './step-run.entity.js';
@@ -128,6 +129,16 @@ export class StepRunStore implements OnApplicationShutdown {
       values: [runId],
     });
     return rows[0] ?? null;
+  }
+
+  /** The run's started scope as it is now (a retry changes it); 'read' when the run is gone. */
+  async startedScope(runId: string): Promise<Scope> {
+    const { rows } = await this.pool.query<{ scope: Scope }>({
+      name: 'wf_started_scope',
+      text: `SELECT started_scope AS scope FROM workflow_runs WHERE id = $1`,
+      values: [runId],
+    });
+    return rows[0]?.scope ?? 'read';
   }
 
   /**

@@ -128,6 +128,7 @@ export class StepRunner {
           throw controller.signal.reason;
         }
       },
+      actingScope: () => this.store.startedScope(run.id),
     };
     try {
       const aborted = new Promise<never>((_resolve, reject) => {

@@ -29,6 +29,7 @@ export function toRunDto(r: WorkflowRun): WorkflowRunDto {
     workflowVersion: r.workflowVersion,
     status: r.status,
     input: r.input,
+    startedScope: r.startedScope,
     output: r.output,
     error: r.error,
     createdAt: r.createdAt,

@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
+import type { Scope } from '../access/api-key.entity.js';
 import { Workspace } from '../access/workspace.entity.js';
 import type { DefinitionSnapshot, WorkflowRunStatus } from './workflow-definition.js';
 import { Workflow } from './workflow.entity.js';
@@ -37,6 +38,10 @@ export class WorkflowRun {
 
   @Column({ type: 'jsonb', default: () => "'{}'" })
   input!: unknown;
+
+  /** The scope of the key that started the run, or of the one that retried it last: what its steps may do through the API at most. */
+  @Column({ type: 'varchar', length: 10, default: 'write' })
+  startedScope!: Scope;
 
   @Column({ type: 'varchar', length: 20, default: 'queued' })
   status!: WorkflowRunStatus;

@@ -1,8 +1,10 @@
 import { Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { WorkspaceId } from '../access/auth-context.js';
+import { Auth, highestScope, WorkspaceId } from '../access/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { WorkflowRunDetailDto } from './dto/workflow-run.dto.js';
 import { RunEventStream } from './run-event-stream.js';
@@ -28,6 +30,7 @@ export class WorkflowRunsController {
 
   @Post(':id/cancel')
   @HttpCode(200)
+  @ExplicitOnly('stops other automation')
   @ApiOperation({ operationId: 'cancelWorkflowRun', summary: 'Cancel a run: queued steps will not run, running ones are aborted (a no-op on a cancelled run)' })
   @ApiOkResponse({ type: WorkflowRunDetailDto })
   @ApiErrors(400, 404, 409)
@@ -37,11 +40,12 @@ export class WorkflowRunsController {
 
   @Post(':id/retry')
   @HttpCode(202)
+  @ExplicitOnly('starts automation again')
   @ApiOperation({ operationId: 'retryWorkflowRun', summary: 'Resume a failed run from its failed steps, keeping what succeeded' })
   @ApiAcceptedResponse({ type: WorkflowRunDetailDto })
   @ApiErrors(400, 404, 409)
-  async retry(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string): Promise<WorkflowRunDetailDto> {
-    return toRunDetailDto(await this.runs.retry(workspaceId, id));
+  async retry(@Auth() auth: AuthContext, @Param('id', ParseUuid()) id: string): Promise<WorkflowRunDetailDto> {
+    return toRunDetailDto(await this.runs.retry(auth.workspaceId, id, highestScope(auth.scopes)));
   }
 
   @Get(':id/events')

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
+import type { Scope } from '../access/api-key.entity.js';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { Page } from '../common/pagination.js';
@@ -41,8 +42,11 @@ export class WorkflowRunsService {
     this.runs = new WorkspaceScopedRepository(repository, workflowRunNotFound);
   }
 
-  /** Snapshots the workflow's current definition, records the run and its steps, and queues the first steps. */
-  async start(workspaceId: string, workflowId: string, dto: StartWorkflowRunDto): Promise<RunDetail> {
+  /**
+   * Snapshots the workflow's current definition, records the run and its steps, and queues the
+   * first steps. `startedScope`: the starting key's scope, the most its agent steps may act with.
+   */
+  async start(workspaceId: string, workflowId: string, dto: StartWorkflowRunDto, startedScope: Scope): Promise<RunDetail> {
     const workflow = await this.workflows.get(workspaceId, workflowId);
     const input = dto.input ?? {};
     const bytes = Buffer.byteLength(JSON.stringify(input));
@@ -59,6 +63,7 @@ export class WorkflowRunsService {
         workflowVersion: workflow.version,
         definition,
         input,
+        startedScope,
         status: 'queued',
         output: null,
         error: null,
@@ -139,9 +144,10 @@ export class WorkflowRunsService {
 
   /**
    * Resumes a failed run: its failed, skipped and cancelled steps start again (a new attempt,
-   * with a fresh retry budget); what succeeded is kept, outputs included.
+   * with a fresh retry budget); what succeeded is kept, outputs included. The run goes on with
+   * the retrying key's scope: whoever sets it going again is whom its agent steps act for.
    */
-  async retry(workspaceId: string, id: string): Promise<RunDetail> {
+  async retry(workspaceId: string, id: string, startedScope: Scope): Promise<RunDetail> {
     const { ready, changes } = await this.dataSource.transaction(async (manager) => {
       const run = await this.runs.lock(manager, workspaceId, id);
       if (run.status !== 'failed') {
@@ -176,6 +182,7 @@ export class WorkflowRunsService {
       }
       if (again.length > 0) await manager.save(StepRun, again);
       run.remainingSteps = again.length;
+      run.startedScope = startedScope;
       run.status = 'queued';
       run.error = null;
       run.output = null;

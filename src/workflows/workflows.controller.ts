@@ -1,7 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { WorkspaceId } from '../access/auth-context.js';
+import { Auth, highestScope, WorkspaceId } from '../access/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
+import { ExplicitOnly } from '../common/explicit-only.js';
 import { Page, PageQueryDto } from '../common/pagination.js';
 import { ParseUuid } from '../common/parse-uuid.pipe.js';
 import { ListWorkflowRunsQueryDto, StartWorkflowRunDto, WorkflowRunDetailDto, WorkflowRunDto, WorkflowRunPageDto } from './dto/workflow-run.dto.js';
@@ -29,6 +31,7 @@ export class WorkflowsController {
   }
 
   @Post()
+  @ExplicitOnly('defines automation: workflow steps run agents, call hosts and read secrets')
   @ApiOperation({ operationId: 'createWorkflow', summary: 'Create a workflow: its steps are validated as a whole (ids, types, configs, needs, cycles, expressions)' })
   @ApiCreatedResponse({ type: WorkflowDto })
   @ApiErrors(400)
@@ -54,6 +57,7 @@ export class WorkflowsController {
   }
 
   @Patch(':id')
+  @ExplicitOnly('defines automation: workflow steps run agents, call hosts and read secrets')
   @ApiOperation({ operationId: 'updateWorkflow', summary: 'Change a workflow (a new version; runs already started keep their definition)' })
   @ApiOkResponse({ type: WorkflowDto })
   @ApiErrors(400, 404)
@@ -72,11 +76,12 @@ export class WorkflowsController {
 
   @Post(':id/runs')
   @HttpCode(202)
+  @ExplicitOnly('starts automation')
   @ApiOperation({ operationId: 'startWorkflowRun', summary: 'Start a run of the workflow\'s current version with an input; follow it with getWorkflowRun or its events' })
   @ApiAcceptedResponse({ type: WorkflowRunDetailDto })
   @ApiErrors(400, 404)
-  async start(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string, @Body() dto: StartWorkflowRunDto): Promise<WorkflowRunDetailDto> {
-    return toRunDetailDto(await this.runs.start(workspaceId, id, dto));
+  async start(@Auth() auth: AuthContext, @Param('id', ParseUuid()) id: string, @Body() dto: StartWorkflowRunDto): Promise<WorkflowRunDetailDto> {
+    return toRunDetailDto(await this.runs.start(auth.workspaceId, id, dto, highestScope(auth.scopes)));
   }
 
   @Get(':id/runs')

@@ -1,6 +1,6 @@
 import { ApiKeysService } from '../../src/access/api-keys.service.js';
 import { AgentRunDispatcher } from '../../src/agents/agent-run.dispatcher.js';
-import { callTools, checkRequest, endTurn, FakeAnthropicServer, httpError, keyOf, startFakeAnthropic, text, toolUse } from '../setup/fake-anthropic-server.js';
+import { ANTHROPIC_VERSION, callTools, checkRequest, endTurn, FakeAnthropicServer, httpError, keyOf, startFakeAnthropic, text, toolUse } from '../setup/fake-anthropic-server.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -109,9 +109,29 @@ describe('agents: AgentAPICaller against a scripted Messages API', () => {
     expect(schema.body.details[0]).toMatchObject({ field: 'outputSchema', rule: 'json-schema' });
   });
 
+  it('refuses a temperature with a 400 saying why, clears an old one with null, and never sends one', async () => {
+    const created = await t.api.post('/api/agents').send({ name: 'warm', allowedOperations: [], temperature: 0.2 }).expect(400);
+    expect(created.body).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ field: 'temperature', rule: 'unsupported' })] });
+    expect(created.body.message).toMatch(/2026-10-21.*no sampling parameters/);
+    await t.api.post('/api/agents').send({ name: 'cold', allowedOperations: [], temperature: 0 }).expect(400);
+
+    // An agent from before keeps its stored value, which runs ignore; null clears it.
+    const agent = await createAgent({ allowedOperations: [], temperature: null });
+    await t.sql(`UPDATE agents SET temperature = 0.7 WHERE id = $1`, [agent.id]);
+    expect((await t.api.get(`/api/agents/${agent.id}`).expect(200)).body.temperature).toBeCloseTo(0.7);
+    const m = marker('old-temperature');
+    fake.script(m, [endTurn('no temperature sent')]);
+    const run = await runNow(agent.id, `${m} hi`);
+    expect(run).toMatchObject({ status: 'succeeded', finalText: 'no temperature sent' });
+    expect(fake.requestsOf(m)[0].body).not.toHaveProperty('temperature');
+    await t.api.patch(`/api/agents/${agent.id}`).send({ temperature: 0.5 }).expect(400);
+    await t.api.patch(`/api/agents/${agent.id}`).send({ maxIterations: 3 }).expect(200);
+    expect((await t.api.patch(`/api/agents/${agent.id}`).send({ temperature: null }).expect(200)).body.temperature).toBeNull();
+  });
+
   it('creates a project and writes three files through parallel tool calls, and they are in the database', async () => {
     const m = marker('three-files');
-    const agent = await createAgent({ allowedOperations: ['createProject', 'upsertProjectFiles'], systemPrompt: 'You build projects.', temperature: 0.2 });
+    const agent = await createAgent({ allowedOperations: ['createProject', 'upsertProjectFiles'], systemPrompt: 'You build projects.' });
     let projectId = '';
     fake.script(m, [
       callTools(toolUse('createProject', { name: 'Agent demo' })),
@@ -154,7 +174,8 @@ describe('agents: AgentAPICaller against a scripted Messages API', () => {
     const first = requests[0];
     expect(keyOf(first.headers)).toBe(fake.apiKey);
     expect(first.body.model).toBe('claude-sonnet-5-5');
-    expect(first.body.temperature).toBe(0.2);
+    expect(first.headers['anthropic-version']).toBe(ANTHROPIC_VERSION);
+    expect(first.body).not.toHaveProperty('temperature');
     expect(first.body.tools.map((tool: any) => tool.name)).toEqual(['createProject', 'upsertProjectFiles']);
     expect(first.body.tools[1].cache_control).toEqual({ type: 'ephemeral' });
     expect(first.body.system[0]).toMatchObject({ type: 'text', cache_control: { type: 'ephemeral' } });
@@ -448,6 +469,27 @@ describe('agents: AgentAPICaller against a scripted Messages API', () => {
     expect(run.calls[0]).toMatchObject({ responseStatus: 200, responseBody: big, responseTruncated: false });
   });
 
+  it('cuts a tool result before an emoji that straddles the limit, so the next request stays valid JSON', async () => {
+    const m = marker('truncate-emoji');
+    const projectId = await createProject('Emoji file');
+    const content = 'x'.repeat(1999) + '😀'.repeat(10);
+    await t.api.put(`/api/projects/${projectId}/files`).send({ files: [{ path: 'emoji.txt', content }] }).expect(200);
+    const agent = await createAgent({ allowedOperations: ['getProjectFileContent'] });
+    let shown = '';
+    fake.script(m, [
+      callTools(toolUse('getProjectFileContent', { id: projectId, path: 'emoji.txt' })),
+      ({ toolResults }) => {
+        shown = toolResults[0].content;
+        return endTurn('read it');
+      },
+    ]);
+    const run = await runNow(agent.id, `${m} read`);
+    // The 2000th unit is the first half of an emoji: the cut falls before it, and the fake API (which refuses lone surrogates) took the request.
+    expect(run).toMatchObject({ status: 'succeeded', finalText: 'read it' });
+    expect(shown.startsWith('x'.repeat(1999) + '\n\n[Truncated: this result is 2019 characters')).toBe(true);
+    expect(run.calls[0].responseBody).toBe(content);
+  });
+
   it('keeps the Anthropic key and the run key out of every stored row', async () => {
     const runs = JSON.stringify(await t.sql(`SELECT * FROM agent_runs`));
     const calls = JSON.stringify(await t.sql(`SELECT * FROM agent_api_calls`));
@@ -523,7 +565,7 @@ describe('agents without ANTHROPIC_API_KEY', () => {
 describe('the fake Messages API', () => {
   const tools = [{ name: 'getProject', description: 'Get', input_schema: { type: 'object' }, cache_control: { type: 'ephemeral' } }];
   const base = { model: 'm', max_tokens: 10, tools, system: [{ type: 'text', text: 's', cache_control: { type: 'ephemeral' } }] };
-  const headers = { 'anthropic-version': '2023-06-01' };
+  const headers = { 'anthropic-version': ANTHROPIC_VERSION };
   const use = (id: string) => ({ type: 'tool_use', id, name: 'getProject', input: {} });
   const result = (id: string) => ({ type: 'tool_result', tool_use_id: id, content: 'ok' });
 
@@ -553,5 +595,43 @@ describe('the fake Messages API', () => {
     expect(problems).toMatch(/cache_control on the last tool/);
     expect(problems).toMatch(/unresolved \$ref/);
     expect(problems).toMatch(/Forgeline API key/);
+  });
+
+  it('refuses top-level fields the SDK\'s MessageCreateParams do not have, temperature among them', () => {
+    const messages = [{ role: 'user', content: 'hi' }];
+    expect(checkRequest({ ...base, messages, temperature: 0.2, top_p: 0.9 }, headers)).toEqual(['temperature: Extra inputs are not permitted', 'top_p: Extra inputs are not permitted']);
+    expect(checkRequest({ ...base, messages, metadata: { user_id: 'u' }, stop_sequences: ['x'] }, headers)).toEqual([]);
+    // Header params of MessageCreateParams are not body fields.
+    expect(checkRequest({ ...base, messages, workspace_id: 'w' }, headers)).toEqual(['workspace_id: Extra inputs are not permitted']);
+  });
+
+  it('refuses a missing or other anthropic-version', () => {
+    const messages = [{ role: 'user', content: 'hi' }];
+    expect(checkRequest({ ...base, messages }, {}).join()).toMatch(/anthropic-version: header is required/);
+    expect(checkRequest({ ...base, messages }, { 'anthropic-version': '2023-06-01' }).join()).toMatch(/"2023-06-01" is not the version/);
+  });
+
+  it('refuses more than 4 cache_control breakpoints, counting tools, system, messages and the top level', () => {
+    const cached = { type: 'ephemeral' };
+    const threeTools = ['a', 'b', 'c'].map((name) => ({ name, description: 'd', input_schema: { type: 'object', properties: { cache_control: { type: 'string' } } }, cache_control: cached }));
+    const messages = [{ role: 'user', content: [{ type: 'text', text: 'hi', cache_control: cached }] }];
+    expect(checkRequest({ ...base, tools: threeTools, messages: [{ role: 'user', content: 'hi' }] }, headers)).toEqual([]);
+    expect(checkRequest({ ...base, tools: threeTools, messages }, headers)).toEqual(['A maximum of 4 blocks with cache_control may be provided. Found 5.']);
+    expect(checkRequest({ ...base, tools: threeTools.slice(0, 2), messages, cache_control: cached }, headers).join()).toMatch(/Found 5/);
+  });
+
+  it('refuses input_schema property keys outside ^[a-zA-Z0-9_.-]{1,64}$', () => {
+    const messages = [{ role: 'user', content: 'hi' }];
+    const schema = { type: 'object', properties: { 'project name': { type: 'string' }, ['k'.repeat(65)]: {}, 'ok.key-1_x': {} } };
+    const problems = checkRequest({ ...base, tools: [{ ...tools[0], input_schema: schema }], messages }, headers);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^tools\.0\.custom\.input_schema\.properties: Property keys should match pattern .*"project name"/);
+  });
+
+  it('refuses a lone surrogate in any string, and empty content except in a final assistant message', () => {
+    expect(checkRequest({ ...base, messages: [{ role: 'user', content: `cut \ud83d` }] }, headers).join()).toMatch(/no low surrogate in string \(at messages\.0\.content\)/);
+    expect(checkRequest({ ...base, messages: [{ role: 'user', content: 'emoji 😀 whole' }] }, headers)).toEqual([]);
+    const empty = [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [] }, { role: 'user', content: 'again' }];
+    expect(checkRequest({ ...base, messages: empty }, headers).join()).toMatch(/messages\.1: all messages must have non-empty content/);
   });
 });

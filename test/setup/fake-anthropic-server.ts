@@ -3,11 +3,14 @@
  * and the bench: the real SDK is pointed at it with ANTHROPIC_BASE_URL. Each script is keyed by
  * a marker the run's input contains, so runs of different tests never take each other's turns.
  *
- * It also checks the shape of every request the SDK sends (the API key, roles, tools and their
- * cache_control, every tool_use answered by a tool_result with its id in the next user message,
- * no Forgeline key in the prompt). A request that breaks a rule is answered 400 like the real API
- * and listed in `violations`.
+ * It also checks the shape of every request the SDK sends, by the rules of the real API at the
+ * version the SDK speaks: the API key and `anthropic-version`, no top-level field the SDK's
+ * MessageCreateParams does not have, roles, non-empty content, tools, their input_schema property
+ * keys and cache_control (at most 4 breakpoints), every tool_use answered by a tool_result with its
+ * id in the next user message, no lone surrogate in any string, no Forgeline key in the prompt. A
+ * request that breaks a rule is answered 400 like the real API and listed in `violations`.
  */
+import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -28,7 +31,7 @@ export interface Usage {
 /** A model turn. */
 export interface TurnReply {
   content: ContentBlock[];
-  stop_reason?: 'end_turn' | 'tool_use' | 'max_tokens';
+  stop_reason?: 'end_turn' | 'tool_use' | 'max_tokens' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
   usage?: Partial<Usage>;
 }
 
@@ -80,7 +83,43 @@ export const httpError = (status: number, type: string, message: string, headers
 
 const DEFAULT_USAGE: Usage = { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+/** The API's rule for the property keys of a tool's input_schema. */
+const PROPERTY_KEY = /^[a-zA-Z0-9_.-]{1,64}$/;
 const FORGELINE_TOKEN = /fl_[A-Za-z0-9_-]{32,}/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const MAX_CACHE_BREAKPOINTS = 4;
+
+/** The API version whose rules this fake checks: the one @anthropic-ai/sdk 1.13 sends. */
+export const ANTHROPIC_VERSION = '2026-10-21';
+
+/**
+ * Where each key of the SDK's MessageCreateParams goes. `satisfies` makes tsc fail here when the
+ * SDK adds or drops a key, so the set of allowed body fields is the SDK's, kept in step.
+ */
+const PARAM_PLACES = {
+  max_tokens: 'body',
+  messages: 'body',
+  model: 'body',
+  cache_control: 'body',
+  container: 'body',
+  diagnostics: 'body',
+  inference_geo: 'body',
+  metadata: 'body',
+  output_config: 'body',
+  service_tier: 'body',
+  speed: 'body',
+  stop_sequences: 'body',
+  stream: 'body',
+  system: 'body',
+  thinking: 'body',
+  tool_choice: 'body',
+  tools: 'body',
+  user_profile_id: 'header',
+  workspace_id: 'header',
+} as const satisfies Record<keyof MessageCreateParamsBase, 'body' | 'header'>;
+
+/** The top-level fields a request body may have. */
+export const BODY_FIELDS: ReadonlySet<string> = new Set(Object.entries(PARAM_PLACES).filter(([, place]) => place === 'body').map(([key]) => key));
 
 export class FakeAnthropicServer {
   readonly requests: RecordedRequest[] = [];
@@ -195,7 +234,14 @@ export function keyOf(headers: Record<string, string | string[] | undefined>): s
 /** The rules of the real API that the agent loop depends on. */
 export function checkRequest(body: Json, headers: Record<string, string | string[] | undefined>): string[] {
   const problems: string[] = [];
-  if (!headers['anthropic-version']) problems.push('missing anthropic-version header');
+  const version = headers['anthropic-version'];
+  if (!version) problems.push('anthropic-version: header is required');
+  else if (version !== ANTHROPIC_VERSION) problems.push(`anthropic-version: "${version}" is not the version this API speaks (${ANTHROPIC_VERSION})`);
+  for (const key of Object.keys(body)) if (!BODY_FIELDS.has(key)) problems.push(`${key}: Extra inputs are not permitted`);
+  const lone = loneSurrogatePath(body, '');
+  if (lone !== null) problems.push(`The request body is not valid JSON: no low surrogate in string (at ${lone || 'the top level'})`);
+  const breakpoints = cacheBreakpoints(body);
+  if (breakpoints > MAX_CACHE_BREAKPOINTS) problems.push(`A maximum of ${MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found ${breakpoints}.`);
   if (typeof body.model !== 'string' || !body.model) problems.push('model: required');
   if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) problems.push('max_tokens: a positive integer is required');
   if (!Array.isArray(body.messages) || body.messages.length === 0) return [...problems, 'messages: at least one is required'];
@@ -212,6 +258,9 @@ export function checkRequest(body: Json, headers: Record<string, string | string
       if (toolNames.has(tool.name)) problems.push(`tools: duplicate name ${tool.name}`);
       toolNames.add(tool.name);
       if (tool.input_schema?.type !== 'object') problems.push(`tools.${index}.input_schema.type: must be "object"`);
+      for (const key of Object.keys(tool.input_schema?.properties ?? {})) {
+        if (!PROPERTY_KEY.test(key)) problems.push(`tools.${index}.custom.input_schema.properties: Property keys should match pattern '${PROPERTY_KEY.source}' (got ${JSON.stringify(key)})`);
+      }
       if (typeof tool.description !== 'string') problems.push(`tools.${index}.description: required`);
       if (JSON.stringify(tool.input_schema ?? {}).includes('"$ref"')) problems.push(`tools.${index}.input_schema: unresolved $ref`);
     }
@@ -221,6 +270,9 @@ export function checkRequest(body: Json, headers: Record<string, string | string
   messages.forEach((message, index) => {
     const expected = index % 2 === 0 ? 'user' : 'assistant';
     if (message.role !== expected) problems.push(`messages.${index}.role: expected ${expected} (roles must alternate, starting with user)`);
+    const empty = typeof message.content === 'string' ? message.content.length === 0 : !Array.isArray(message.content) || message.content.length === 0;
+    const finalAssistant = index === messages.length - 1 && message.role === 'assistant';
+    if (empty && !finalAssistant) problems.push(`messages.${index}: all messages must have non-empty content except for the optional final assistant message`);
     const blocks: Json[] = Array.isArray(message.content) ? message.content : [];
     const uses = message.role === 'assistant' ? blocks.filter((b) => b.type === 'tool_use') : [];
     if (uses.length > 0) {
@@ -248,8 +300,31 @@ export function checkRequest(body: Json, headers: Record<string, string | string
       }
     }
   });
-  if (messages.at(-1)?.role !== 'user') problems.push('the last message must be a user message');
+  // A final assistant message is a turn given back to be continued (after pause_turn): it must have content.
+  if (messages.at(-1)?.role !== 'user' && messages.at(-1)?.role !== 'assistant') problems.push('the last message must be a user or an assistant message');
   return problems;
+}
+
+/** Where a string (a key or a value) holds a lone surrogate, as a dotted path; null when none does. */
+function loneSurrogatePath(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : null;
+  if (!value || typeof value !== 'object') return null;
+  for (const [key, sub] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (LONE_SURROGATE.test(key)) return at;
+    const found = loneSurrogatePath(sub, at);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/** Blocks (and the request itself) that carry cache_control; schemas are data, not blocks. */
+function cacheBreakpoints(value: unknown): number {
+  if (!value || typeof value !== 'object') return 0;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + cacheBreakpoints(item), 0);
+  let count = (value as Json).cache_control ? 1 : 0;
+  for (const [key, sub] of Object.entries(value)) if (key !== 'input_schema' && key !== 'input' && key !== 'cache_control') count += cacheBreakpoints(sub);
+  return count;
 }
 
 /** Starts a fake server; close it in afterAll. */

@@ -33,7 +33,7 @@ export interface TestApp {
  * TypeORM would import migrations/*.ts itself, through a dynamic import that jest binds to the
  * first test file of the worker; later files then fail. Importing them here keeps each file's own.
  */
-async function loadMigrations() {
+export async function loadMigrations() {
   const folder = join(process.cwd(), 'migrations');
   const files = readdirSync(folder).filter((file) => file.endsWith('.ts')).sort();
   const modules = await Promise.all(files.map((file) => import(join(folder, file))));

@@ -64,7 +64,7 @@ export class PutSecretDto {
   @IsString() @Matches(SECRET_NAME, { message: SECRET_NAME_RULE })
   name!: string;
 
-  @ApiProperty({ description: 'Write-only: stored encrypted, never returned' })
+  @ApiProperty({ writeOnly: true, description: 'Write-only: stored encrypted, never returned' })
   @IsString() @MaxLength(1_000_000)
   value!: string;
 }

@@ -40,7 +40,7 @@ export class ExportRemoteDto {
   @IsOptional() @IsString() @Length(1, 200) @Matches(/^[^:\s]+$/, { message: 'remote.username must not contain ":" or whitespace' })
   username?: string;
 
-  @ApiPropertyOptional({ description: 'Write-only: a password or access token used for this push only' })
+  @ApiPropertyOptional({ writeOnly: true, description: 'Write-only: a password or access token used for this push only' })
   @IsOptional() @IsString() @Length(1, 4096) @Matches(/^\S+$/, { message: 'remote.token must not contain whitespace' })
   token?: string;
 }

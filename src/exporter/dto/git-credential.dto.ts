@@ -14,7 +14,7 @@ export class CreateGitCredentialDto {
   @IsString() @Length(1, 200) @Matches(/^[^:\s]+$/, { message: 'username must not contain ":" or whitespace' })
   username!: string;
 
-  @ApiProperty({ example: 'ghp_exampleToken0123456789', description: 'Write-only: the password or access token, stored encrypted, never returned' })
+  @ApiProperty({ example: 'ghp_exampleToken0123456789', writeOnly: true, description: 'Write-only: the password or access token, stored encrypted, never returned' })
   @IsString() @Length(1, 4096) @Matches(/^[^\s]+$/, { message: 'token must not contain whitespace' })
   token!: string;
 

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsObject, IsOptional } from 'class-validator';
+import { SCOPES } from '../../access/api-key.entity.js';
+import type { Scope } from '../../access/api-key.entity.js';
 import { PageOf, PageQueryDto } from '../../common/pagination.js';
 import { STEP_RUN_STATUSES, WORKFLOW_RUN_STATUSES } from '../workflow-definition.js';
 import type { StepRunStatus, WorkflowRunStatus } from '../workflow-definition.js';
@@ -48,6 +50,7 @@ export class WorkflowRunDto {
   @ApiProperty({ description: 'The workflow version this run executes' }) workflowVersion!: number;
   @ApiProperty({ enum: WORKFLOW_RUN_STATUSES }) status!: WorkflowRunStatus;
   @ApiProperty({ type: 'object', additionalProperties: true }) input!: unknown;
+  @ApiProperty({ enum: SCOPES, description: 'The scope of the key that started the run, or last retried it: its agent steps act with no more' }) startedScope!: Scope;
   @ApiPropertyOptional({ nullable: true, description: 'Outputs of the steps nothing else needs, by step id' }) output!: Record<string, unknown> | null;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
   @ApiProperty() createdAt!: Date;

@@ -1,7 +1,8 @@
 import { AgentRunsService } from '../../agents/agent-runs.service.js';
 import type { AgentRun } from '../../agents/agent-run.entity.js';
+import { DomainError } from '../../common/domain-error.js';
 import { sleep } from '../../queue/job-queue.js';
-import { StepContext, StepExecutor, StepHandler } from '../step-executor.js';
+import { NonRetryableStepError, StepContext, StepExecutor, StepHandler } from '../step-executor.js';
 
 /** How often the step looks at its agent run while it waits. */
 const POLL_MS = 100;
@@ -21,6 +22,12 @@ interface AgentOutput {
   stopReason: string | null;
 }
 
+/** A run the API refused to start (no such agent, scope, input) will not start on a retry either. */
+function finalIfRefused(error: unknown): never {
+  if (error instanceof DomainError && error.status < 500) throw new NonRetryableStepError(error.message);
+  throw error;
+}
+
 /**
  * Runs an agent on an input and waits: its output is the run's structured result (and the run's
  * id, which leads to every tool call it made). Run again after a crash, it waits for the agent
@@ -28,7 +35,7 @@ interface AgentOutput {
  */
 @StepExecutor({
   type: 'agent',
-  description: 'Run an agent (POST /api/agents/{id}/runs) on an input and wait; the output\'s `result` is its structured result',
+  description: 'Run an agent (POST /api/agents/{id}/runs) on an input and wait, with no more than the scope of the key that started the workflow run; the output\'s `result` is its structured result',
   input: {
     type: 'object',
     required: ['agentId', 'input'],
@@ -58,7 +65,7 @@ export class AgentStep implements StepHandler<AgentInput, AgentOutput> {
     if (run && (run.status === 'queued' || run.status === 'running' || run.status === 'succeeded')) {
       ctx.logger.info(`waiting for agent run ${run.id}, started by an earlier execution`);
     } else {
-      run = (await this.runs.start(ctx.workspaceId, input.agentId, { input: input.input, wait: false })).run;
+      run = (await this.runs.start(ctx.workspaceId, input.agentId, { input: input.input, wait: false }, await ctx.actingScope()).catch(finalIfRefused)).run;
       await ctx.saveCheckpoint({ agentRunId: run.id });
       ctx.logger.info(`agent run ${run.id} started`);
     }
