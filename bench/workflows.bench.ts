@@ -137,12 +137,12 @@ async function startCluster(options: { redisPrefix?: string; workers: number }):
       child.onLine((line) => (seen ||= line.trim() === 'ready'));
       return waitUntil('a bench service process', async () => seen, { child, timeoutMs: 60_000, intervalMs: 50 });
     };
+    // WORKFLOWS_BENCH_PROFILE=<dir>: CPU profiles of every service process (node --cpu-prof), to see where a step's time goes.
+    const profile = process.env.WORKFLOWS_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.WORKFLOWS_BENCH_PROFILE}`] : process.env.WORKFLOWS_BENCH_PERF ? ['--perf-basic-prof'] : undefined;
     // The API process: with Redis it only enqueues (the workers run the steps).
-    const api = spawnNode(script, { cwd: REPO_ROOT, env: { ...env, PORT: String(port), HOST: '127.0.0.1', ...(options.redisPrefix ? { WORKER_CONCURRENCY: '0' } : {}) } });
+    const api = spawnNode(script, { cwd: REPO_ROOT, nodeArgs: profile, env: { ...env, PORT: String(port), HOST: '127.0.0.1', ...(options.redisPrefix ? { WORKER_CONCURRENCY: '0' } : {}) } });
     children.push(api);
     await ready(api);
-    // WORKFLOWS_BENCH_PROFILE=<dir>: CPU profiles of the workers (node --cpu-prof), to see where a step's time goes.
-    const profile = process.env.WORKFLOWS_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.WORKFLOWS_BENCH_PROFILE}`] : process.env.WORKFLOWS_BENCH_PERF ? ['--perf-basic-prof'] : undefined;
     for (let i = 0; i < options.workers; i++) children.push(spawnNode(script, { cwd: REPO_ROOT, nodeArgs: profile, env: { ...env, BENCH_ROLE: 'worker' } }));
     await Promise.all(children.slice(1).map(ready));
     const roles = new Map(children.map((child, index) => [child.pid, index === 0 ? (options.workers ? 'API process' : 'service process') : `worker ${index}`]));
@@ -326,8 +326,10 @@ async function measureMode(redis: boolean, log: (message: string) => void): Prom
     const smallId = await createWorkflow(cluster, chain(3));
     const t0 = performance.now();
     await startRuns(cluster, smallId, SMALL_RUNS);
+    const posted = performance.now() - t0;
     await waitAll();
     const runsPerSecond = perSecond(SMALL_RUNS, performance.now() - t0);
+    log(`${mode}: the ${SMALL_RUNS} POSTs were answered in ${posted.toFixed(0)} ms, the last run finished ${(performance.now() - t0 - posted).toFixed(0)} ms later`);
     if ((await failedRuns(cluster)) > 0) throw new Error(`${mode}: some runs did not succeed`);
     log(`${mode}: ${SMALL_RUNS} runs of a 3-step workflow (POSTed by ${HTTP_CLIENTS} clients) at ${int(runsPerSecond)} runs/s`);
     return { stepsPerSecond, transactionsPerStep: transactions / steps, latencies, runsPerSecond };

@@ -17,6 +17,9 @@ export function bullRootOptions(config: AppConfig): BullRootModuleOptions {
   return {
     url: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
+    // Commands issued in one turn of the event loop (the jobs of ten concurrent steps completing,
+    // their dependents being added) go to Redis in one write. The blocking fetch stays on its own.
+    redis: { enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['brpoplpush', 'bzpopmin'] },
     settings: {
       backoffStrategies: {
         [BACKOFF_STRATEGY]: (attemptsMade: number, _error: Error, options?: JobBackoff) =>

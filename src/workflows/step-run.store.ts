@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import type { StepLogLine } from './step-run.entity.js';
 import type { DefinitionSnapshot, StepRunStatus, WorkflowRunStatus } from './workflow-definition.js';
 import type { WorkflowGraph } from './workflow-graph.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** A step made ready to run: the job to enqueue for it. */
 export interface ReadyStep {
@@ -90,11 +91,40 @@ interface FinishRow {
 
 export const SKIPPED_UPSTREAM = 'Skipped: a step it needs failed, was cancelled or was skipped after a failure';
 
+interface ClaimCall {
+  stepRunId: string;
+  attempt: number;
+  staleMs: number;
+  reads: string[];
+  withRun: boolean;
+}
+
+/** The arguments of one workflow_finish_step call. */
+interface FinishCall {
+  runId: string;
+  stepRunId: string;
+  executions: number;
+  status: string;
+  output?: unknown;
+  error: string | null;
+  logs: StepLogLine[];
+  config?: unknown;
+  release: string[];
+  skip: string[];
+  leaves: string[];
+  tolerated: string[];
+}
+
+/** Most claims or finishes sent in one statement. */
+const MAX_BATCH = 50;
+
 /**
- * Every write of the engine, in SQL on the pool. A step costs two commits: its claim (one
- * statement) and its finish (one function call that records the result, queues the steps it
- * unblocks and ends the run when it was the last). Writes of an execution are fenced by its
- * claim number, so a worker that lost its claim cannot overwrite the one that took it over.
+ * Every write of the engine, in SQL on the pool. A step costs two writes: its claim (one
+ * function call) and its finish (one function call that records the result, queues the steps it
+ * unblocks and ends the run when it was the last). The claims and the finishes of the steps
+ * running in one process at once each go to PostgreSQL together (WriteBatcher): one statement
+ * and one commit for all of them. Writes of an execution are fenced by its claim number, so a
+ * worker that lost its claim cannot overwrite the one that took it over.
  */
 @Injectable()
 export class StepRunStore implements OnApplicationShutdown {
@@ -116,6 +146,20 @@ export class StepRunStore implements OnApplicationShutdown {
     // An idle connection the server closed (a restart, an administrator) must not crash the process.
     this.pool.on('error', (error: Error) => this.logger.warn(`idle database connection lost: ${error.message}`));
   }
+
+  private readonly claims = new WriteBatcher<ClaimCall, ClaimedStep | null>({
+    one: (call) => this.claimOne(call),
+    many: (calls) => this.claimMany(calls),
+    maxBatch: MAX_BATCH,
+    maxInFlight: 1,
+  });
+
+  private readonly finishes = new WriteBatcher<FinishCall, FinishRow | null>({
+    one: (call) => this.finishOne(call),
+    many: (calls) => this.finishMany(calls),
+    maxBatch: MAX_BATCH,
+    maxInFlight: 1,
+  });
 
   async onApplicationShutdown(): Promise<void> {
     await this.pool.end().catch(() => undefined);
@@ -146,12 +190,29 @@ export class StepRunStore implements OnApplicationShutdown {
    * running one whose worker stopped beating. Null when there is nothing to do (done, cancelled, held).
    */
   async claim(stepRunId: string, attempt: number, staleMs: number, reads: string[], withRun: boolean): Promise<ClaimedStep | null> {
+    return this.claims.submit({ stepRunId, attempt, staleMs, reads, withRun });
+  }
+
+  private async claimOne(call: ClaimCall): Promise<ClaimedStep | null> {
     const { rows } = await this.pool.query<{ c: ClaimedStep | null }>({
       name: 'wf_claim',
       text: `SELECT workflow_claim_step($1, $2, $3, $4::text[], $5) AS c`,
-      values: [stepRunId, attempt, staleMs, reads, withRun],
+      values: [call.stepRunId, call.attempt, call.staleMs, call.reads, call.withRun],
     });
     return rows[0]?.c ?? null;
+  }
+
+  /** Several claims in one statement (and one commit); each call is the function's, in order. */
+  private async claimMany(calls: ClaimCall[]): Promise<Array<ClaimedStep | null>> {
+    const { rows } = await this.pool.query<{ i: string; c: ClaimedStep | null }>({
+      name: 'wf_claim_many',
+      text: `
+        SELECT b.i, workflow_claim_step((b.e->>'step')::uuid, (b.e->>'attempt')::int, (b.e->>'staleMs')::double precision,
+                                        ARRAY(SELECT jsonb_array_elements_text(b.e->'reads')), (b.e->>'withRun')::boolean) AS c
+          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, i)`,
+      values: [JSON.stringify(calls.map((call) => ({ step: call.stepRunId, attempt: call.attempt, staleMs: call.staleMs, reads: call.reads, withRun: call.withRun })))],
+    });
+    return inOrder(rows, calls.length, (row) => row.c);
   }
 
   /** Proves these executions alive; returns the ids that are no longer theirs (to abort). */
@@ -199,26 +260,20 @@ export class StepRunStore implements OnApplicationShutdown {
     const met = result.status === 'succeeded' || result.status === 'skipped' || (result.status === 'failed' && definition?.continueOnError === true);
     const error = result.status === 'failed' ? result.error : null;
     const output = result.status === 'succeeded' || result.status === 'failed' ? result.output : undefined;
-    const { rows } = await this.pool.query<{ r: FinishRow | null }>({
-      name: 'wf_finish',
-      text: `SELECT workflow_finish_step($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9::text[], $10::text[], $11::text[], $12::text[], $13) AS r`,
-      values: [
-        step.runId,
-        step.id,
-        step.executions,
-        result.status,
-        json(output),
-        error,
-        JSON.stringify(result.logs),
-        json(result.config),
-        met ? graph.dependents.get(step.stepId) ?? [] : [],
-        met ? [] : graph.descendants.get(step.stepId) ?? [],
-        graph.leaves,
-        graph.tolerated,
-        SKIPPED_UPSTREAM,
-      ],
+    const row = await this.finishes.submit({
+      runId: step.runId,
+      stepRunId: step.id,
+      executions: step.executions,
+      status: result.status,
+      output,
+      error,
+      logs: result.logs,
+      config: result.config,
+      release: met ? graph.dependents.get(step.stepId) ?? [] : [],
+      skip: met ? [] : graph.descendants.get(step.stepId) ?? [],
+      leaves: graph.leaves,
+      tolerated: graph.tolerated,
     });
-    const row = rows[0]?.r;
     if (!row) return { recorded: false, ready: [], changes: [] };
     const changes: StepChange[] = [{ stepId: step.stepId, status: result.status, attempt: step.attempt, error, output }];
     for (const ready of row.ready) changes.push({ stepId: ready.stepId, status: 'queued', attempt: ready.attempt });
@@ -230,6 +285,52 @@ export class StepRunStore implements OnApplicationShutdown {
       run: row.run ?? undefined,
       runStarted: row.runStarted,
     };
+  }
+
+  private async finishOne(call: FinishCall): Promise<FinishRow | null> {
+    const { rows } = await this.pool.query<{ r: FinishRow | null }>({
+      name: 'wf_finish',
+      text: `SELECT workflow_finish_step($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9::text[], $10::text[], $11::text[], $12::text[], $13) AS r`,
+      values: [
+        call.runId,
+        call.stepRunId,
+        call.executions,
+        call.status,
+        json(call.output),
+        call.error,
+        JSON.stringify(call.logs),
+        json(call.config),
+        call.release,
+        call.skip,
+        call.leaves,
+        call.tolerated,
+        SKIPPED_UPSTREAM,
+      ],
+    });
+    return rows[0]?.r ?? null;
+  }
+
+  /**
+   * Several finishes in one statement (and one commit), in order of their runs: each call locks
+   * its run's row first, so two batches that share runs take those locks in the same order.
+   */
+  private async finishMany(calls: FinishCall[]): Promise<Array<FinishRow | null>> {
+    const order = calls.map((_call, index) => index).sort((a, b) => (calls[a].runId < calls[b].runId ? -1 : calls[a].runId > calls[b].runId ? 1 : a - b));
+    const { rows } = await this.pool.query<{ i: string; r: FinishRow | null }>({
+      name: 'wf_finish_many',
+      text: `
+        SELECT b.i, workflow_finish_step(
+                 (b.e->>'runId')::uuid, (b.e->>'stepRunId')::uuid, (b.e->>'executions')::int, b.e->>'status', b.e->'output', b.e->>'error',
+                 b.e->'logs', b.e->'config', ARRAY(SELECT jsonb_array_elements_text(b.e->'release')), ARRAY(SELECT jsonb_array_elements_text(b.e->'skip')),
+                 ARRAY(SELECT jsonb_array_elements_text(b.e->'leaves')), ARRAY(SELECT jsonb_array_elements_text(b.e->'tolerated')), $1) AS r
+          FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS b(e, i)`,
+      // JSON.stringify leaves out an undefined output or config: SQL NULL, as json() makes it.
+      values: [SKIPPED_UPSTREAM, JSON.stringify(order.map((index) => calls[index]))],
+    });
+    const sorted = inOrder(rows, calls.length, (row) => row.r);
+    const results = new Array<FinishRow | null>(calls.length);
+    order.forEach((index, position) => (results[index] = sorted[position]));
+    return results;
   }
 
   private async scheduleRetry(step: ClaimedStep, result: Extract<StepResult, { status: 'retry' }>): Promise<FinishOutcome> {
@@ -263,6 +364,13 @@ export class StepRunStore implements OnApplicationShutdown {
     );
     return rows;
   }
+}
+
+/** A batch's rows (numbered from 1 by WITH ORDINALITY) as outputs in the calls' order. */
+function inOrder<R extends { i: string }, O>(rows: R[], count: number, pick: (row: R) => O | null): Array<O | null> {
+  const outputs = new Array<O | null>(count).fill(null);
+  for (const row of rows) outputs[Number(row.i) - 1] = pick(row) ?? null;
+  return outputs;
 }
 
 /** A jsonb parameter: undefined stays SQL NULL. */

@@ -56,44 +56,80 @@ export class WorkflowRunsService {
     }
     const definition: DefinitionSnapshot = { name: workflow.name, version: workflow.version, steps: workflow.steps };
     const graph = new WorkflowGraph(definition.steps);
-    const roots = new Set(graph.roots);
-    const { run, steps } = await this.dataSource.transaction(async (manager) => {
-      const run = this.runs.create(workspaceId, {
-        workflowId,
-        workflowVersion: workflow.version,
-        definition,
-        input,
-        startedScope,
-        status: 'queued',
-        output: null,
-        error: null,
-        remainingSteps: definition.steps.length,
-        startedAt: null,
-        finishedAt: null,
-      });
-      await this.runs.save(workspaceId, run, manager);
-      const rows = definition.steps.map((step) =>
-        manager.create(StepRun, {
-          runId: run.id,
-          stepId: step.id,
-          type: step.type,
-          status: roots.has(step.id) ? 'queued' : 'pending',
-          attempt: 1,
-          lastAttempt: step.retry?.attempts ?? 1,
-          remainingNeeds: step.needs?.length ?? 0,
-          config: null,
-          output: null,
-          error: null,
-          logs: [],
-          startedAt: null,
-          finishedAt: null,
-        }),
-      );
-      return { run, steps: await manager.save(StepRun, rows) };
-    });
+    const { run, steps } = await this.insertRun(workspaceId, workflowId, definition, input, startedScope, graph);
     this.cache.put({ id: run.id, workspaceId, input, definition, graph });
     await this.engine.dispatch(steps.filter((step) => step.status === 'queued').map((step) => readyOf(step)));
     // As recorded: the steps may already be running, which getWorkflowRun and the events show.
+    return { run, steps };
+  }
+
+  /**
+   * Records a run and its steps in one statement (one round trip, one commit, on the app's
+   * synchronously committing pool: a run the caller was told about survives a crash). The
+   * root steps are queued, the others wait for their needs.
+   */
+  private async insertRun(workspaceId: string, workflowId: string, definition: DefinitionSnapshot, input: unknown, startedScope: Scope, graph: WorkflowGraph): Promise<RunDetail> {
+    const roots = new Set(graph.roots);
+    const planned = definition.steps.map((step) => ({
+      stepId: step.id,
+      type: step.type,
+      status: roots.has(step.id) ? ('queued' as const) : ('pending' as const),
+      lastAttempt: step.retry?.attempts ?? 1,
+      remainingNeeds: step.needs?.length ?? 0,
+    }));
+    const [row] = (await this.dataSource.query(
+      `WITH run AS (
+         INSERT INTO workflow_runs (workspace_id, workflow_id, workflow_version, definition, input, started_scope, status, remaining_steps)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, 'queued', $7)
+         RETURNING id, created_at
+       ), steps AS (
+         INSERT INTO workflow_step_runs (run_id, step_id, type, status, attempt, last_attempt, remaining_needs)
+         SELECT run.id, s."stepId", s.type, s.status, 1, s."lastAttempt", s."remainingNeeds"
+           FROM run, jsonb_to_recordset($8::jsonb) AS s("stepId" text, type text, status text, "lastAttempt" int, "remainingNeeds" int)
+         RETURNING id, step_id
+       )
+       SELECT run.id, run.created_at AS "createdAt", (SELECT jsonb_object_agg(step_id, id) FROM steps) AS "stepIds" FROM run`,
+      [workspaceId, workflowId, definition.version, JSON.stringify(definition), JSON.stringify(input), startedScope, definition.steps.length, JSON.stringify(planned)],
+    )) as Array<{ id: string; createdAt: Date; stepIds: Record<string, string> | null }>;
+    const run: WorkflowRun = Object.assign(new WorkflowRun(), {
+      id: row.id,
+      workspaceId,
+      workflowId,
+      workflowVersion: definition.version,
+      definition,
+      input,
+      startedScope,
+      status: 'queued' as const,
+      output: null,
+      error: null,
+      remainingSteps: definition.steps.length,
+      createdAt: row.createdAt,
+      startedAt: null,
+      finishedAt: null,
+    });
+    const steps = planned.map((step) =>
+      Object.assign(new StepRun(), {
+        id: row.stepIds?.[step.stepId] ?? '',
+        runId: row.id,
+        stepId: step.stepId,
+        type: step.type,
+        status: step.status,
+        attempt: 1,
+        lastAttempt: step.lastAttempt,
+        executions: 0,
+        remainingNeeds: step.remainingNeeds,
+        config: null,
+        output: null,
+        error: null,
+        logs: [],
+        checkpoint: null,
+        notBefore: null,
+        heartbeatAt: null,
+        createdAt: row.createdAt,
+        startedAt: null,
+        finishedAt: null,
+      }),
+    );
     return { run, steps };
   }
 
