@@ -11,8 +11,14 @@ function registry(): StepExecutorRegistry {
     {
       type: 'echo',
       description: 'test',
-      input: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string', minLength: 1 }, count: { type: 'integer' }, items: { type: 'array', items: { type: 'string' } } } },
+      input: {
+        type: 'object',
+        required: ['text'],
+        additionalProperties: false,
+        properties: { text: { type: 'string', minLength: 1 }, count: { type: 'integer' }, items: { type: 'array', items: { type: 'string' } }, auth: { type: 'object' } },
+      },
       output: { type: 'object' },
+      secretFields: ['auth.token'],
     },
     { run },
   );
@@ -64,6 +70,9 @@ describe('workflow definition validation', () => {
     ['a bad step id', [echo('has space')], { field: 'steps[0].id', rule: 'pattern' }],
     ['an unknown step field', [echo('a', { command: 'rm -rf /' })], { field: 'steps[0]', rule: 'additionalProperties', stepId: 'a' }],
     ['no steps', [], { field: 'steps', rule: 'min-steps' }],
+    ['a secret outside the fields that take one', [echo('a', { config: { text: 'key=${{ secrets.KEY }}' } })], { field: 'steps[0].config.text', rule: 'secret-not-allowed', stepId: 'a' }],
+    ['a secret beside a field that takes one', [echo('a', { config: { text: 'x', auth: { tokenish: '${{ secrets.KEY }}' } } })], { field: 'steps[0].config.auth.tokenish', rule: 'secret-not-allowed' }],
+    ['a secret in a condition', [echo('a', { if: '${{ secrets.KEY }}' })], { field: 'steps[0].if', rule: 'secret-not-allowed', stepId: 'a' }],
     ['steps that are not an array', { a: 1 }, { field: 'steps', rule: 'type' }],
   ])('refuses %s, naming the step and the rule', (_label, steps, detail) => {
     expect(refusal(steps)).toEqual(expect.arrayContaining([expect.objectContaining(detail)]));
@@ -75,6 +84,10 @@ describe('workflow definition validation', () => {
 
   it('still checks the literal parts of a config that holds expressions', () => {
     expect(refusal([echo('a', { config: { text: '${{ input.t }}', count: 'three' } })])).toEqual([expect.objectContaining({ field: 'steps[0].config.count', rule: 'config-schema' })]);
+  });
+
+  it('takes a secret in a field its type declares, and below it', () => {
+    expect(() => validateDefinition([echo('a', { config: { text: 'x', auth: { token: 'Bearer ${{ secrets.KEY }}' } } })], registry(), limits)).not.toThrow();
   });
 
   it('lets a step read an indirect ancestor', () => {

@@ -20,7 +20,9 @@ export interface DefinitionLimits {
 
 /** What the validator needs to know of a step type. */
 export interface StepTypeLookup {
-  get(type: string): { checkDefinitionConfig(config: unknown): { valid: boolean; errors: Array<{ path: string; keyword: string; message: string }> } } | undefined;
+  get(type: string):
+    | { secretFields: string[]; checkDefinitionConfig(config: unknown): { valid: boolean; errors: Array<{ path: string; keyword: string; message: string }> } }
+    | undefined;
   list(): Array<{ type: string }>;
 }
 
@@ -142,8 +144,19 @@ export function validateDefinition(rawSteps: unknown, types: StepTypeLookup, lim
       add({ field: at, rule: 'config-schema', stepId: step.id, schemaKeyword: error.keyword, message: `step "${step.id}": ${at} ${error.message}` });
     }
     const ancestors = ancestorsOf(step.id, byId);
+    const secretFields = types.get(step.type)!.secretFields;
     const checkExpressions = (found: Array<{ pointer: string; expression: PathExpression }>) => {
       for (const { pointer, expression } of found) {
+        if (expression.root === 'secrets' && !secretFields.some((path) => isWithin(pointer, `config.${path}`))) {
+          const allowed = secretFields.length > 0 ? `only in ${secretFields.map((path) => `config.${path}`).join(', ')}` : 'in no field';
+          add({
+            field: `${field}.${pointer}`,
+            rule: 'secret-not-allowed',
+            stepId: step.id,
+            message: `step "${step.id}": \${{ ${expression.text} }} at ${pointer}: a "${step.type}" step takes secrets ${allowed} (anywhere else the value could end up stored and readable)`,
+          });
+          continue;
+        }
         if (expression.root !== 'steps') continue;
         const target = String(expression.segments[0]);
         const at = `${field}.${pointer}`;
@@ -178,6 +191,11 @@ export function validateDefinition(rawSteps: unknown, types: StepTypeLookup, lim
   if (details.length > 0) return fail();
 
   return steps.map((step) => normalise(step));
+}
+
+/** Whether `pointer` is `path` or below it (`path.key…`, `path[0]…`). */
+function isWithin(pointer: string, path: string): boolean {
+  return pointer === path || (pointer.startsWith(path) && (pointer[path.length] === '.' || pointer[path.length] === '['));
 }
 
 function normalise(step: StepDefinition): StepDefinition {

@@ -10,6 +10,8 @@ export interface RegisteredStepType {
   description: string;
   input: JsonSchema;
   output: JsonSchema;
+  /** Config fields that may hold secrets (StepExecutorOptions.secretFields). */
+  secretFields: string[];
   handler: StepHandler<Record<string, unknown>, unknown>;
   /** The resolved config, before `run`. */
   checkConfig(config: unknown): SchemaCheck;
@@ -66,6 +68,7 @@ export class StepExecutorRegistry implements OnModuleInit {
       description: options.description,
       input: options.input,
       output: options.output,
+      secretFields: options.secretFields ?? [],
       handler,
       checkConfig,
       checkDefinitionConfig: compile(options.input, 'input', true),

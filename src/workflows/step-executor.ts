@@ -15,6 +15,12 @@ export interface StepExecutorOptions {
   input: JsonSchema;
   /** JSON Schema of what `run` returns: the step's output, which later steps read. */
   output: JsonSchema;
+  /**
+   * Config fields (dotted paths, e.g. `headers` or `remote.token`) where `${{ secrets.NAME }}`
+   * may appear, with everything below them. Nowhere else: a secret written into a file, an
+   * agent's prompt or a project's name would be readable through the API, masking or not.
+   */
+  secretFields?: string[];
 }
 
 export interface StepLogger {

@@ -19,7 +19,7 @@ export function toWorkflowDto(w: Workflow): WorkflowDto {
 }
 
 export function toStepTypeDto(t: RegisteredStepType): StepTypeDto {
-  return { type: t.type, description: t.description, input: t.input, output: t.output };
+  return { type: t.type, description: t.description, input: t.input, output: t.output, secretFields: t.secretFields };
 }
 
 export function toRunDto(r: WorkflowRun): WorkflowRunDto {

@@ -34,6 +34,8 @@ describe.each(MODES)('workflows with %s', (_mode, env) => {
     expect(write.input).toMatchObject({ type: 'object', required: ['projectId', 'files'] });
     expect(write.output).toMatchObject({ type: 'object' });
     expect(write.description).toEqual(expect.any(String));
+    expect(write.secretFields).toEqual([]);
+    expect(res.body.find((s: { type: string }) => s.type === 'http_request').secretFields).toEqual(['url', 'headers', 'body']);
   });
 
   maybe('creates a project, writes files whose content comes from the input and an earlier output, and reports the outputs', async () => {
@@ -190,6 +192,27 @@ describe.each(MODES)('workflows with %s', (_mode, env) => {
     expect(JSON.stringify(run)).not.toContain(secret);
     const rows = await t.sql(`SELECT s.* FROM workflow_step_runs s WHERE s.run_id = $1`, [run.id]);
     expect(JSON.stringify(rows)).not.toContain(secret);
+  });
+
+  maybe('refuses a secret in a field where its value would be stored and readable (file content, a project name), and stores nothing', async () => {
+    const before = (await t.api.get('/api/workflows').expect(200)).body.total;
+    const res = await t.api
+      .post('/api/workflows')
+      .send({
+        name: 'exfiltrate',
+        steps: [
+          { id: 'project', type: 'create_project', config: { name: 'p-${{ secrets.WF_TOKEN }}' } },
+          { id: 'files', type: 'write_files', needs: ['project'], config: { projectId: '${{ steps.project.output.projectId }}', files: [{ path: 'leak.txt', content: '${{ secrets.WF_TOKEN }}' }] } },
+        ],
+      })
+      .expect(400);
+    expect(res.body.details).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ field: 'steps[0].config.name', rule: 'secret-not-allowed', stepId: 'project' }),
+        expect.objectContaining({ field: 'steps[1].config.files[0].content', rule: 'secret-not-allowed', stepId: 'files' }),
+      ]),
+    );
+    expect((await t.api.get('/api/workflows').expect(200)).body.total).toBe(before);
   });
 
   maybe('fails a step whose secret does not exist, and a step whose output breaks its schema', async () => {

@@ -44,6 +44,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 @StepExecutor({
   type: 'test_echo',
   description: 'Test only: returns `value` (and records what it saw)',
+  secretFields: ['value', 'lines'],
   input: { type: 'object', additionalProperties: false, properties: { key: KEY, value: ANY, lines: { type: 'array', items: { type: 'string' } } } },
   output: { type: 'object', required: ['value'], properties: { value: ANY } },
 })
@@ -77,6 +78,7 @@ export class SleepStep implements StepHandler<{ key?: string; ms: number; ignore
 @StepExecutor({
   type: 'test_flaky',
   description: 'Test only: fails until attempt `succeedOn`, with `message`',
+  secretFields: ['message'],
   input: { type: 'object', required: ['succeedOn'], additionalProperties: false, properties: { key: KEY, succeedOn: { type: 'integer', minimum: 1 }, message: { type: 'string' } } },
   output: { type: 'object', required: ['attempt'], properties: { attempt: { type: 'integer' } } },
 })

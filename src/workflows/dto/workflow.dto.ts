@@ -88,4 +88,10 @@ export class StepTypeDto {
   @ApiProperty({ example: 'Create or replace files of a project' }) description!: string;
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON Schema of the step\'s config' }) input!: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'JSON Schema of the step\'s output' }) output!: Record<string, unknown>;
+  @ApiProperty({
+    type: [String],
+    example: ['headers'],
+    description: 'Config fields (dotted paths) where ${{ secrets.NAME }} may appear, with everything below them; anywhere else a secret is a 400 (secret-not-allowed)',
+  })
+  secretFields!: string[];
 }

@@ -38,6 +38,7 @@ const author = { type: 'object', required: ['name', 'email'], additionalProperti
 @StepExecutor({
   type: 'export_repository',
   description: 'Commit the project to its Git repository (and push it to a remote), then output the commit sha; the commit names the run and step',
+  secretFields: ['remote.token'],
   input: {
     type: 'object',
     required: ['projectId'],

@@ -47,6 +47,7 @@ export function allowedHosts(list: string): (hostname: string) => boolean {
 @StepExecutor({
   type: 'http_request',
   description: 'Call an HTTP API on an allowed host (HTTP_STEP_ALLOWED_HOSTS); private addresses are refused',
+  secretFields: ['url', 'headers', 'body'],
   input: {
     type: 'object',
     required: ['url'],
