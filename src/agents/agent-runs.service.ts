@@ -26,6 +26,9 @@ export interface RunWithCalls {
 export class AgentRunsService {
   private readonly runs: WorkspaceScopedRepository<AgentRun>;
 
+  /** Runs with wait=true executing in this process now (AGENT_WAIT_RUN_CONCURRENCY). */
+  private waitingRuns = 0;
+
   constructor(
     @InjectRepository(AgentRun) private readonly repository: Repository<AgentRun>,
     @InjectRepository(AgentApiCall) private readonly calls: Repository<AgentApiCall>,
@@ -57,14 +60,27 @@ export class AgentRunsService {
       await this.dispatcher.dispatch(run.id);
       return { run, calls: [] };
     }
-    // Created running, so no queue sweep can take it: this request runs it.
-    const now = new Date();
-    const run = await this.runs.save(
-      workspaceId,
-      this.runs.create(workspaceId, { agentId: agent.id, input: dto.input, startedScope, status: 'running', startedAt: now, heartbeatAt: now }),
-    );
-    await this.caller.runClaimed(run);
-    return this.get(workspaceId, run.id);
+    // Runs in requests are bounded too: beyond the limit, nothing is stored and the caller can queue it instead.
+    if (this.waitingRuns >= this.config.AGENT_WAIT_RUN_CONCURRENCY) {
+      throw new DomainError(
+        'AGENT_BUSY',
+        `${this.waitingRuns} runs started with wait=true are executing in this process (AGENT_WAIT_RUN_CONCURRENCY=${this.config.AGENT_WAIT_RUN_CONCURRENCY}); start this one without wait, or try again later`,
+        [{ field: 'wait', rule: 'max-waiting-runs', message: 'too many runs with wait=true at once' }],
+      );
+    }
+    this.waitingRuns++;
+    try {
+      // Created running, so no queue sweep can take it: this request runs it.
+      const now = new Date();
+      const run = await this.runs.save(
+        workspaceId,
+        this.runs.create(workspaceId, { agentId: agent.id, input: dto.input, startedScope, status: 'running', startedAt: now, heartbeatAt: now }),
+      );
+      await this.caller.runClaimed(run);
+      return await this.get(workspaceId, run.id);
+    } finally {
+      this.waitingRuns--;
+    }
   }
 
   async get(workspaceId: string, id: string): Promise<RunWithCalls> {

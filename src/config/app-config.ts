@@ -197,6 +197,10 @@ export class AppConfig {
   @IsInt() @Min(1) @Max(100)
   AGENT_RUN_CONCURRENCY: number = 4;
 
+  /** Runs started with wait=true that one process executes at once (inside their requests); beyond, 503 AGENT_BUSY. */
+  @IsInt() @Min(1) @Max(100)
+  AGENT_WAIT_RUN_CONCURRENCY: number = 4;
+
   /** How often a running run proves it is alive; one silent for 3 intervals is failed as interrupted. */
   @IsInt() @Min(100)
   AGENT_RUN_HEARTBEAT_MS: number = 10_000;

@@ -43,7 +43,7 @@ describe('agent runs whose API calls go through API_BASE_URL', () => {
   beforeAll(async () => {
     fake = await startFakeAnthropic();
     proxy = await startHoldingProxy();
-    t = await startTestApp({ ANTHROPIC_API_KEY: fake.apiKey, ANTHROPIC_BASE_URL: fake.url, API_BASE_URL: proxy.url });
+    t = await startTestApp({ ANTHROPIC_API_KEY: fake.apiKey, ANTHROPIC_BASE_URL: fake.url, API_BASE_URL: proxy.url, AGENT_WAIT_RUN_CONCURRENCY: '1' });
     proxy.target = t.url;
   });
 
@@ -141,6 +141,29 @@ describe('agent runs whose API calls go through API_BASE_URL', () => {
       const dotted = await createAgent({ allowedOperations: [], outputSchema: { type: 'object', properties: { 'project.name': { type: 'string' } }, required: ['project.name'] } });
       fake.script(m, [callTools(toolUse('submit_result', { 'project.name': 'demo' }))]);
       expect(await runNow(dotted.id, `${m} report`)).toMatchObject({ status: 'succeeded', stopReason: 'result_submitted', result: { 'project.name': 'demo' } });
+    });
+  });
+
+  describe('runs executed inside their requests (wait=true)', () => {
+    it('refuses one more than AGENT_WAIT_RUN_CONCURRENCY with 503 before storing anything; a queued run is still taken', async () => {
+      const m = marker('wait-limit');
+      const agent = await createAgent({ allowedOperations: [] });
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      let asked!: () => void;
+      const first = new Promise<void>((resolve) => (asked = resolve));
+      fake.script(m, [async () => (asked(), await answered, endTurn('First.'))], endTurn('Later.'));
+      const holding = t.api.post(`/api/agents/${agent.id}/runs`).send({ input: `${m} one`, wait: true }).then((res) => res);
+      await first;
+      const before = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM agent_runs WHERE agent_id = $1`, [agent.id]);
+      const refused = await t.api.post(`/api/agents/${agent.id}/runs`).send({ input: `${m} two`, wait: true }).expect(503);
+      expect(refused.body).toMatchObject({ code: 'AGENT_BUSY', details: [expect.objectContaining({ field: 'wait', rule: 'max-waiting-runs' })] });
+      expect(refused.body.message).toMatch(/AGENT_WAIT_RUN_CONCURRENCY=1.*without wait/);
+      expect(await t.sql(`SELECT count(*)::int AS n FROM agent_runs WHERE agent_id = $1`, [agent.id])).toEqual(before);
+      await t.api.post(`/api/agents/${agent.id}/runs`).send({ input: `${m} three` }).expect(202);
+      answer();
+      expect((await holding).body).toMatchObject({ status: 'succeeded', finalText: 'First.' });
+      expect((await t.api.post(`/api/agents/${agent.id}/runs`).send({ input: `${m} four`, wait: true }).expect(200)).body).toMatchObject({ status: 'succeeded' });
     });
   });
 
