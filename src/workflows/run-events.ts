@@ -17,14 +17,17 @@ export type ControlMessage = { type: 'cancel'; runId: string };
 
 type Listener<T> = (message: T) => void;
 
-/** Events published within this many milliseconds travel together (one write to Redis). */
+/** Events published within this many milliseconds travel together (one PUBLISH to Redis). */
 const FLUSH_MS = 5;
 
 /**
  * Run events and control messages between processes: Redis pub/sub when the jobs go through
  * Redis (a step may run in another process than the one streaming its run), an in-memory
- * emitter otherwise (every step runs in this process). Delivery is best effort: PostgreSQL
- * stays the truth, and a stream starts from the stored state.
+ * emitter otherwise (every step runs in this process). Every run's events share one channel,
+ * so a worker publishes once per FLUSH_MS whatever the number of runs it moves; a process
+ * subscribes to it only while it streams some run, and hands each event to that run's
+ * listeners. Delivery is best effort: PostgreSQL stays the truth, and a stream starts from the
+ * stored state.
  */
 @Injectable()
 export class RunEvents implements BeforeApplicationShutdown {
@@ -36,6 +39,10 @@ export class RunEvents implements BeforeApplicationShutdown {
   private subscriber?: Redis;
   private readonly channelListeners = new Map<string, Set<Listener<unknown>>>();
   private readonly outbox = new Map<string, unknown[]>();
+  /** Streams open in this process, by run. */
+  private readonly runListeners = new Map<string, Set<Listener<RunEvent>>>();
+  /** The listener on the events channel while some stream is open here (resolves to its removal). */
+  private events?: Promise<() => void>;
   private flushTimer?: NodeJS.Timeout;
 
   constructor(config: AppConfig, @Optional() jobs?: JobQueue) {
@@ -48,7 +55,11 @@ export class RunEvents implements BeforeApplicationShutdown {
   }
 
   publish(event: RunEvent): void {
-    this.send(`${this.prefix}:run:${event.runId}`, event);
+    this.send(this.eventsChannel, event);
+  }
+
+  private get eventsChannel(): string {
+    return `${this.prefix}:events`;
   }
 
   control(message: ControlMessage): void {
@@ -56,8 +67,27 @@ export class RunEvents implements BeforeApplicationShutdown {
   }
 
   /** Calls `listener` with each event of the run until the returned function is called. Resolves once subscribed. */
-  subscribe(runId: string, listener: Listener<RunEvent>): Promise<() => void> {
-    return this.listen(`${this.prefix}:run:${runId}`, listener as Listener<unknown>);
+  async subscribe(runId: string, listener: Listener<RunEvent>): Promise<() => void> {
+    let listeners = this.runListeners.get(runId);
+    if (!listeners) this.runListeners.set(runId, (listeners = new Set()));
+    listeners.add(listener);
+    const stop = () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.runListeners.get(runId) === listeners) this.runListeners.delete(runId);
+      if (this.runListeners.size === 0 && this.events) {
+        void this.events.then((unlisten) => unlisten()).catch(() => undefined);
+        this.events = undefined;
+      }
+    };
+    try {
+      // One listener on the shared channel, however many streams start at once.
+      await (this.events ??= this.listen(this.eventsChannel, (message) => this.deliver(message as RunEvent)));
+    } catch (error) {
+      this.events = undefined;
+      stop();
+      throw error;
+    }
+    return stop;
   }
 
   onControl(listener: Listener<ControlMessage>): Promise<() => void> {
@@ -81,6 +111,11 @@ export class RunEvents implements BeforeApplicationShutdown {
     if (queued) queued.push(message);
     else this.outbox.set(channel, [message]);
     this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private deliver(event: RunEvent): void {
+    const listeners = this.runListeners.get(event?.runId);
+    if (listeners) for (const listener of listeners) listener(event);
   }
 
   private flush(): void {

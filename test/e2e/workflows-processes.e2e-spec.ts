@@ -210,6 +210,8 @@ describeRedis(`an events stream served by one process while another runs the ste
       .expect(201);
     // This process only enqueues: the run waits until the worker process starts, after the stream is open.
     const run = await app.api.post(`/api/workflows/${workflow.body.id}/runs`).send({ input: { n: 1 } }).expect(202);
+    // Another run moves at the same time, on the same channel: none of its events reach this stream.
+    const other = await app.api.post(`/api/workflows/${workflow.body.id}/runs`).send({ input: { n: 2 } }).expect(202);
     const response = await fetch(`${app.url}/api/workflow-runs/${run.body.id}/events`, { headers: { authorization: `Bearer ${app.adminToken}` } });
     expect(response.status).toBe(200);
     worker = startWorker();
@@ -228,5 +230,7 @@ describeRedis(`an events stream served by one process while another runs the ste
     expect(seen).toEqual(['project:running', 'project:succeeded', 'files:queued', 'files:running', 'files:succeeded']);
     expect(events.filter((e) => e.event === 'run').map((e) => e.data.status)).toEqual(['running', 'succeeded']);
     expect(events.some((e) => e.event === 'log' && e.data.stepId === 'files')).toBe(true);
+    expect(events.filter((e) => e.data.runId !== undefined && e.data.runId !== run.body.id)).toEqual([]);
+    await until('the other run to succeed', async () => (await app.api.get(`/api/workflow-runs/${other.body.id}`).expect(200)).body.status === 'succeeded', 30_000);
   }, 60_000);
 });
