@@ -151,14 +151,14 @@ export class StepRunStore implements OnApplicationShutdown {
     one: (call) => this.claimOne(call),
     many: (calls) => this.claimMany(calls),
     maxBatch: MAX_BATCH,
-    maxInFlight: 1,
+    maxInFlight: 2,
   });
 
   private readonly finishes = new WriteBatcher<FinishCall, FinishRow | null>({
     one: (call) => this.finishOne(call),
     many: (calls) => this.finishMany(calls),
     maxBatch: MAX_BATCH,
-    maxInFlight: 1,
+    maxInFlight: 2,
   });
 
   async onApplicationShutdown(): Promise<void> {
