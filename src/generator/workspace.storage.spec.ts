@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,16 @@ function refusal(run: () => unknown): DomainError {
   throw new Error('was not refused');
 }
 
+async function refusalOf(run: () => Promise<unknown>): Promise<DomainError> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error('was not refused');
+}
+
 describe('workspace storage', () => {
   let scratch: string;
   let outside: string;
@@ -27,7 +38,8 @@ describe('workspace storage', () => {
     storage = new WorkspaceStorage(join(scratch, 'workspaces'));
   });
 
-  afterEach(() => {
+  afterEach(async () => {
+    await storage.onModuleDestroy();
     rmSync(scratch, { recursive: true, force: true });
     rmSync(outside, { recursive: true, force: true });
   });
@@ -61,19 +73,35 @@ describe('workspace storage', () => {
     expect(readFileSync(join(workspace.dir, 'src/lib/a.ts'), 'utf8')).toBe('a');
   });
 
-  it('refuses a workspace holding symlinks, naming each, without touching their targets', () => {
+  it('scans folders, files and other entries, with the lstat of every file', async () => {
+    const workspace = storage.open(PROJECT);
+    const names = Array.from({ length: 31 }, (_, i) => `src/m${i % 3}/f${i}.txt`);
+    for (const folder of ['src/m0', 'src/m1', 'src/m2']) mkdirSync(join(workspace.dir, folder), { recursive: true });
+    for (const name of names) workspace.writeFile(name, Buffer.from(name), name.endsWith('7.txt'));
+    execFileSync('mkfifo', [join(workspace.dir, 'a-fifo')]);
+    const scan = await workspace.scan();
+    expect([...scan.dirs].sort()).toEqual(['src', 'src/m0', 'src/m1', 'src/m2']);
+    expect(scan.entries.get('a-fifo')).toBe('other');
+    expect([...scan.stats.keys()].sort()).toEqual([...names].sort());
+    for (const name of names) {
+      const stats = lstatSync(join(workspace.dir, name));
+      expect(scan.stats.get(name)).toEqual({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('7.txt') });
+    }
+  });
+
+  it('refuses a workspace holding symlinks, naming each, without touching their targets', async () => {
     const workspace = storage.open(PROJECT);
     symlinkSync(outside, join(workspace.dir, 'linked-dir'));
     symlinkSync('/etc/passwd', join(workspace.dir, 'linked-file'));
-    const error = refusal(() => workspace.scan());
+    const error = await refusalOf(() => workspace.scan());
     expect(error.code).toBe('WORKSPACE_UNSAFE');
     expect(error.details?.map((d) => d.path)).toEqual(['linked-dir', 'linked-file']);
   });
 
-  it('refuses to write through a folder swapped for a symlink after the scan', () => {
+  it('refuses to write through a folder swapped for a symlink after the scan', async () => {
     const workspace = storage.open(PROJECT);
     mkdirSync(join(workspace.dir, 'src'));
-    workspace.scan();
+    await workspace.scan();
     rmSync(join(workspace.dir, 'src'), { recursive: true });
     symlinkSync(outside, join(workspace.dir, 'src'));
     const error = refusal(() => workspace.writeFile('src/evil.ts', Buffer.from('x'), false));

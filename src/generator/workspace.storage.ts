@@ -21,7 +21,7 @@ import { open as openAsync, rename as renameAsync, rm as rmAsync } from 'node:fs
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DomainError, ErrorDetail } from '../common/domain-error.js';
-import { FileWriter, WriteJob, WriteJobError } from './file-writer.worker.js';
+import { FileWriter, LstatError, WriteJob, WriteJobError } from './file-writer.worker.js';
 import type { WorkspaceScan } from './workspace-plan.js';
 
 /**
@@ -50,6 +50,12 @@ export interface FileStat {
 /** What the last generation wrote: a file whose size, mtime and inode still match is not hashed again. */
 export interface ManifestEntry extends FileStat {
   sha256: string;
+}
+
+/** A walk of the project's folder, with the lstat of each regular file taken during it. */
+export interface StatedScan extends WorkspaceScan {
+  /** Per regular file: its stat, or null when it stopped being a regular file before its lstat. */
+  stats: Map<string, FileStat | null>;
 }
 
 type ManifestRow = [sha256: string, size: number, mtimeMs: number, ino: number, executable: 0 | 1];
@@ -197,10 +203,14 @@ export class ProjectWorkspace {
     private readonly writer: FileWriter,
   ) {}
 
-  /** Walks the folder without following anything; refuses a workspace that holds a symlink. */
-  scan(): WorkspaceScan {
+  /**
+   * Walks the folder without following anything (refusing a workspace that holds a symlink), then
+   * lstats every regular file found: half on the writer thread, half here at the same time.
+   */
+  async scan(): Promise<StatedScan> {
     const entries = new Map<string, 'file' | 'other'>();
     const dirs = new Set<string>();
+    const files: string[] = [];
     const symlinks: string[] = [];
     const pending = [''];
     while (pending.length > 0) {
@@ -212,7 +222,10 @@ export class ProjectWorkspace {
         else if (entry.isDirectory()) {
           dirs.add(path);
           pending.push(path);
-        } else entries.set(path, entry.isFile() ? 'file' : 'other');
+        } else if (entry.isFile()) {
+          entries.set(path, 'file');
+          files.push(path);
+        } else entries.set(path, 'other');
       }
     }
     if (symlinks.length > 0) {
@@ -221,18 +234,34 @@ export class ProjectWorkspace {
       const more = symlinks.length > MAX_LISTED ? ` (and ${symlinks.length - MAX_LISTED} more)` : '';
       throw unsafe(`The workspace holds symbolic links, which generation never follows: ${symlinks.slice(0, 3).map((p) => `"${p}"`).join(', ')}${more}`, details);
     }
-    return { entries, dirs };
-  }
-
-  /** The stat of a regular file (null when absent or not a regular file). */
-  stat(path: string): FileStat | null {
-    let stats: Stats | undefined;
-    try {
-      stats = lstatSync(`${this.dir}/${path}`, { throwIfNoEntry: false });
-    } catch (error) {
-      throw workspaceIoError(error, 'inspect', path);
+    // Two threads at once: the writer thread takes the first half, this one the second.
+    const half = files.length >> 1;
+    const elsewhere = this.writer.lstat(this.dir, files.slice(0, half));
+    elsewhere.catch(() => undefined);
+    const stats = new Map<string, FileStat | null>();
+    const here: Array<FileStat | null> = new Array(files.length - half);
+    for (let index = half; index < files.length; index++) {
+      let found: Stats | undefined;
+      try {
+        found = lstatSync(`${this.dir}/${files[index]}`, { throwIfNoEntry: false });
+      } catch (error) {
+        throw workspaceIoError(error, 'inspect', files[index]);
+      }
+      here[index - half] = found?.isFile() ? statOf(found) : null;
     }
-    return stats?.isFile() ? statOf(stats) : null;
+    let theirs: Awaited<typeof elsewhere>;
+    try {
+      theirs = await elsewhere;
+    } catch (error) {
+      if (!(error instanceof LstatError)) throw workspaceIoError(error, 'inspect', '');
+      throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, 'inspect', error.path);
+    }
+    for (let index = 0; index < half; index++) {
+      const stat = theirs[index];
+      stats.set(files[index], stat && { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: (stat.mode & 0o111) !== 0 });
+    }
+    for (let index = half; index < files.length; index++) stats.set(files[index], here[index - half]);
+    return { entries, dirs, stats };
   }
 
   /** SHA-256 of a file's bytes, read without following a symlink. */
