@@ -129,6 +129,63 @@ describe('workspace storage', () => {
     expect(storage.open(PROJECT).readManifest().size).toBe(0);
   });
 
+  describe('manifest journal', () => {
+    const manifestFile = () => join(scratch, 'workspaces', '.manifests', `${PROJECT}.json`);
+    const journalFile = () => join(scratch, 'workspaces', '.manifests', `${PROJECT}.journal`);
+    const entry = (n: number, sha = 'a') => ({ size: n, mtimeMs: 1_700_000_000_000 + n, ino: 1000 + n, executable: n % 2 === 1, sha256: sha.repeat(64) });
+    const initial = () => new Map(Array.from({ length: 20 }, (_, n) => [`f${n}.txt`, entry(n)]));
+    /** What another process (no cache) reads. */
+    const reread = () => new WorkspaceStorage(join(scratch, 'workspaces')).open(PROJECT).readManifest();
+
+    it('appends only what changed, and another process reads snapshot and journal together', () => {
+      const workspace = storage.open(PROJECT);
+      const first = initial();
+      workspace.writeManifest(first);
+      const snapshot = readFileSync(manifestFile());
+      const next = new Map(workspace.readManifest());
+      next.set('f3.txt', entry(3, 'b'));
+      next.set('new.txt', entry(99));
+      next.delete('f7.txt');
+      workspace.writeManifest(next);
+      expect(readFileSync(manifestFile()).equals(snapshot)).toBe(true);
+      expect(readFileSync(journalFile(), 'utf8').trim().split('\n')).toHaveLength(4);
+      expect(reread()).toEqual(next);
+    });
+
+    it('ignores a torn last record and a journal of another snapshot', () => {
+      const workspace = storage.open(PROJECT);
+      workspace.writeManifest(initial());
+      const next = new Map(workspace.readManifest());
+      next.set('f1.txt', entry(1, 'c'));
+      next.set('f2.txt', entry(2, 'c'));
+      workspace.writeManifest(next);
+      const journal = readFileSync(journalFile(), 'utf8');
+      writeFileSync(journalFile(), journal.slice(0, -5));
+      const torn = reread();
+      expect([torn.get('f1.txt')?.sha256[0], torn.get('f2.txt')?.sha256[0]]).toEqual(['c', 'a']);
+
+      // A new snapshot under a new token; the old journal put back beside it is not applied.
+      new WorkspaceStorage(join(scratch, 'workspaces')).open(PROJECT).writeManifest(initial());
+      expect(existsSync(journalFile())).toBe(false);
+      writeFileSync(journalFile(), journal);
+      expect(reread()).toEqual(initial());
+    });
+
+    it('folds a long journal into a new snapshot', () => {
+      const workspace = storage.open(PROJECT);
+      let current = initial();
+      workspace.writeManifest(current);
+      const snapshot = readFileSync(manifestFile());
+      for (let round = 0; round < 30; round++) {
+        current = new Map(current);
+        for (let n = 0; n < 20; n++) current.set(`f${n}.txt`, entry(n, round % 2 ? 'd' : 'e'));
+        workspace.writeManifest(current);
+      }
+      expect(readFileSync(manifestFile()).equals(snapshot)).toBe(false);
+      expect(reread()).toEqual(current);
+    });
+  });
+
   it('reports filesystem errors with the project path only', () => {
     writeFileSync(join(scratch, 'not-a-folder'), '');
     const broken = new WorkspaceStorage(join(scratch, 'not-a-folder', 'workspaces'));
