@@ -1,11 +1,16 @@
 import { Worker } from 'node:worker_threads';
 
 /**
- * A worker thread that creates files, so that a generation's thousands of open/write/close calls
- * run while the main thread reads the next batch from PostgreSQL (measured: a 5,000-file
- * generation ~25% faster). It only performs the calls it is given: every path was checked by
- * ProjectWorkspace on the main thread (real path of the folder, staging), and every file is
- * created with O_EXCL | O_NOFOLLOW, so nothing is overwritten or followed.
+ * A worker thread for a generation's bulk filesystem calls, so that they run while the main
+ * thread talks to PostgreSQL:
+ * - it lstats half of the files a walk of a project's folder found, while the main thread lstats
+ *   the other half (measured: the lstat of 5,000 files was the largest part of a regeneration
+ *   after a small change);
+ * - it creates files (write), while the main thread reads the next batch (measured: a 5,000-file
+ *   generation ~25% faster).
+ * It only performs the calls it is given: every path written was checked by ProjectWorkspace on
+ * the main thread (real path of the folder, staging), every file is created with
+ * O_EXCL | O_NOFOLLOW, so nothing is overwritten or followed, and lstat never follows a symlink.
  *
  * Its code is plain JavaScript in a string (an `eval` worker), so that it runs the same under
  * jest (which loads the TypeScript sources) as from dist/.
@@ -15,7 +20,30 @@ const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 const FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
-parentPort.on('message', ({ id, jobs, buffer }) => {
+const failure = (error, path) => ({ code: error.code, syscall: error.syscall, message: String(error.message), path });
+function lstat({ id, root, paths }) {
+  // size, mtimeMs, ino, mode per path; size -1: not a regular file (or gone).
+  const stats = new Float64Array(paths.length * 4);
+  for (let index = 0; index < paths.length; index++) {
+    let st;
+    try {
+      st = fs.lstatSync(root + '/' + paths[index], { throwIfNoEntry: false });
+    } catch (error) {
+      return parentPort.postMessage({ id, error: failure(error, paths[index]) });
+    }
+    if (st === undefined || !st.isFile()) {
+      stats[index * 4] = -1;
+      continue;
+    }
+    stats[index * 4] = st.size;
+    stats[index * 4 + 1] = st.mtimeMs;
+    stats[index * 4 + 2] = st.ino;
+    stats[index * 4 + 3] = st.mode;
+  }
+  parentPort.postMessage({ id, stats }, [stats.buffer]);
+}
+parentPort.on('message', (message) => (message.paths === undefined ? write(message) : lstat(message)));
+function write({ id, jobs, buffer }) {
   const data = Buffer.from(buffer);
   const stats = new Float64Array(jobs.length * 4);
   for (let index = 0; index < jobs.length; index++) {
@@ -47,7 +75,7 @@ parentPort.on('message', ({ id, jobs, buffer }) => {
     }
   }
   parentPort.postMessage({ id, done: jobs.length, stats }, [stats.buffer]);
-});
+}
 `;
 
 /** One file to create: `temp` set means create there, then rename onto `target`. */
@@ -85,11 +113,45 @@ interface Reply {
   error?: { code?: string; syscall?: string; message: string };
 }
 
+/** lstat failed on `path` (relative) for another reason than its absence. */
+export class LstatError extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    readonly syscall: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface LstatReply {
+  id: number;
+  stats: Float64Array;
+  error?: { code?: string; syscall?: string; message: string; path: string };
+}
+
 /** The writer thread: started on first use, unref'd (it never keeps the process alive). */
 export class FileWriter {
   private worker: Worker | undefined;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (reply: Reply) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (reply: never) => void; reject: (error: Error) => void }>();
+
+  /**
+   * lstat of each path under `root` (an absolute real path; paths relative to it), never
+   * following a symlink: the stat of a regular file, or null for anything else or nothing.
+   */
+  async lstat(root: string, paths: readonly string[]): Promise<Array<WrittenStat | null>> {
+    if (paths.length === 0) return [];
+    const reply = await this.call<LstatReply>((id) => ({ id, root, paths }));
+    if (reply.error) throw new LstatError(reply.error.path, reply.error.code, reply.error.syscall, reply.error.message);
+    const stats: Array<WrittenStat | null> = new Array(paths.length);
+    for (let index = 0; index < paths.length; index++) {
+      const at = index * 4;
+      stats[index] = reply.stats[at] < 0 ? null : { size: reply.stats[at], mtimeMs: reply.stats[at + 1], ino: reply.stats[at + 2], mode: reply.stats[at + 3] };
+    }
+    return stats;
+  }
 
   /** Creates the files in order; resolves with their stats, or rejects with a WriteJobError. */
   async write(jobs: readonly WriteJob[]): Promise<WrittenStat[]> {
@@ -104,16 +166,7 @@ export class FileWriter {
       offset += job.content.length;
       return entry;
     });
-    const id = this.nextId++;
-    const reply = await new Promise<Reply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      try {
-        this.thread().postMessage({ id, jobs: messageJobs, buffer: packed.buffer }, [packed.buffer as ArrayBuffer]);
-      } catch (error) {
-        this.pending.delete(id);
-        reject(error as Error);
-      }
-    });
+    const reply = await this.call<Reply>((id) => ({ id, jobs: messageJobs, buffer: packed.buffer }), [packed.buffer as ArrayBuffer]);
     const written: WrittenStat[] = [];
     for (let index = 0; index < reply.done; index++) {
       const at = index * 4;
@@ -121,6 +174,19 @@ export class FileWriter {
     }
     if (reply.error) throw new WriteJobError(reply.done, written, reply.error.code, reply.error.syscall, reply.error.message);
     return written;
+  }
+
+  private call<T>(message: (id: number) => object, transfer: ArrayBuffer[] = []): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (reply: never) => void, reject });
+      try {
+        this.thread().postMessage(message(id), transfer);
+      } catch (error) {
+        this.pending.delete(id);
+        reject(error as Error);
+      }
+    });
   }
 
   async close(): Promise<void> {
@@ -133,10 +199,10 @@ export class FileWriter {
     if (this.worker) return this.worker;
     const worker = new Worker(SOURCE, { eval: true });
     worker.unref();
-    worker.on('message', (reply: Reply) => {
+    worker.on('message', (reply: { id: number }) => {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      waiter?.resolve(reply);
+      waiter?.resolve(reply as never);
     });
     const fail = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
 import { copyBinary } from './copy-binary.js';
@@ -71,8 +71,7 @@ export class ProjectContentRepository {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN');
-      await this.lock(client, projectId, timeoutMs);
+      await this.beginLocked(client, projectId, timeoutMs);
       const result = await work(this.session(client, projectId));
       await client.query('COMMIT');
       return result;
@@ -160,19 +159,23 @@ export class ProjectContentRepository {
     return files;
   }
 
-  private async lock(client: PoolClient, projectId: string, timeoutMs: number): Promise<void> {
+  /**
+   * BEGIN, the lock timeout and the lock itself in one round trip: one simple-query string of
+   * three statements (PostgreSQL runs them in order and stops at the first error). Every value in
+   * it is a whole number computed here (the lock key) or taken from the validated config.
+   */
+  private async beginLocked(client: PoolClient, projectId: string, timeoutMs: number): Promise<void> {
     const [namespace, key] = generationLockKey(projectId);
     const busy = () =>
       new DomainError('GENERATION_BUSY', `Another generation of project ${projectId} is running and did not finish within GENERATE_LOCK_TIMEOUT_MS=${timeoutMs}`);
+    const lockArgs = `${Math.trunc(namespace)}, ${Math.trunc(key)}`;
     if (timeoutMs === 0) {
-      const [{ locked }] = await this.rows<{ locked: boolean }>(client, `SELECT pg_try_advisory_xact_lock($1, $2) AS locked`, [namespace, key]);
-      if (!locked) throw busy();
+      const results = (await client.query(`BEGIN; SELECT pg_try_advisory_xact_lock(${lockArgs}) AS locked`)) as unknown as QueryResult<{ locked: boolean }>[];
+      if (!results[results.length - 1].rows[0].locked) throw busy();
       return;
     }
-    // A whole number of milliseconds from the validated config: safe to inline (SET takes no parameters).
-    await client.query(`SET LOCAL lock_timeout = ${Math.trunc(timeoutMs)}`);
     try {
-      await client.query(`SELECT pg_advisory_xact_lock($1, $2)`, [namespace, key]);
+      await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.trunc(timeoutMs)}; SELECT pg_advisory_xact_lock(${lockArgs})`);
     } catch (error) {
       if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw busy();
       throw error;

@@ -2,8 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { ProjectsService, projectNotFound } from '../projects/projects.service.js';
 import { FileContent, GenerationSession, groupBySize, ProjectContentRepository } from './project-content.repository.js';
-import { DesiredFile, planWorkspace, WorkspaceScan } from './workspace-plan.js';
-import { FileStat, ManifestEntry, ProjectWorkspace, WorkspaceStorage } from './workspace.storage.js';
+import { DesiredFile, planWorkspace } from './workspace-plan.js';
+import { FileStat, ManifestEntry, ProjectWorkspace, StatedScan, WorkspaceStorage } from './workspace.storage.js';
 
 export interface GenerateOptions {
   /** Remove the project's folder first (also a symlinked one) and write everything again. */
@@ -82,12 +82,15 @@ export class ProjectGenerator {
     // The database lists the files while the folder is walked.
     const listing = session.listFiles();
     let workspace: ProjectWorkspace;
-    let scan: WorkspaceScan;
+    let scan: StatedScan;
     let manifest: ReadonlyMap<string, ManifestEntry>;
     try {
       workspace = this.storage.open(projectId, options);
-      scan = workspace.scan();
+      // The walk and its lstats run while the listing arrives.
+      const scanning = workspace.scan();
+      scanning.catch(() => undefined);
       manifest = workspace.readManifest();
+      scan = await scanning;
     } catch (error) {
       listing.catch(() => undefined);
       throw error;
@@ -120,7 +123,19 @@ export class ProjectGenerator {
     };
     const fetch = (batch: DesiredFile[]) => session.fetchContents(batch.map((file) => file.path));
     let next: Promise<FileContent[]> | undefined = first ? fetch(first) : undefined;
+    /** Creations of the last batch, on the writer thread. */
     let writing: Promise<void> | undefined;
+    /** Writes a batch: new files on the writer thread (not awaited: `writing`), replacements here. */
+    const put = async (batch: DesiredFile[], rows: FileContent[]) => {
+      await writing;
+      if (rows.length < batch.length && !(await session.projectExists())) throw await this.deletedMeanwhile(projectId);
+      const creating = rows.filter((file) => !onDisk.has(file.path));
+      const replacing = rows.filter((file) => onDisk.has(file.path));
+      writing = workspace.writeFiles(creating, (row, stat) => record(creating[row], stat));
+      writing.catch(() => undefined);
+      await eachLimited(replacing, REPLACE_CONCURRENCY, async (file) => record(file, await workspace.replaceFile(file.path, file.content, file.executable)));
+    };
+    let putFirst: Promise<void> | undefined;
     try {
       for (const path of plan.deleteEntries) {
         workspace.removeEntry(path);
@@ -128,33 +143,31 @@ export class ProjectGenerator {
       }
       for (const path of plan.deleteDirs) workspace.removeDir(path);
       workspace.stageDirs(plan.createDirs);
+      // The first batch is written while the other files on disk are checked.
+      putFirst = first && next!.then((rows) => put(first, rows));
+      putFirst?.catch(() => undefined);
+      next = undefined;
       await yieldTurn();
 
       const changed: DesiredFile[] = [];
       for (let index = 0; index < toCheck.length; index++) {
         const file = toCheck[index];
-        const outcome = this.check(workspace, file, manifest.get(file.path), recorded);
+        const outcome = this.check(workspace, file, scan.stats.get(file.path) ?? null, manifest.get(file.path), recorded);
         if (outcome === 'write') changed.push(file);
         else if (outcome === 'mode-fixed') written++;
         else unchanged++;
         if ((index & 63) === 63) await yieldTurn();
       }
 
-      const later = [...restEarly.flat(), ...changed].sort(byPath);
-      const batches = [...(first ? [first] : []), ...groupBySize(later, this.config.GENERATOR_BATCH_BYTES)];
-      if (!next && batches.length > 0) next = fetch(batches[0]);
+      const batches = groupBySize([...restEarly.flat(), ...changed].sort(byPath), this.config.GENERATOR_BATCH_BYTES);
+      if (batches.length > 0) next = fetch(batches[0]);
+      await putFirst;
       // At most one batch is being written (on the writer thread) while the next one is read.
       for (let index = 0; index < batches.length; index++) {
         const rows: FileContent[] = await next!;
         // The next batch is requested before this one is written, so PostgreSQL works meanwhile.
         next = index + 1 < batches.length ? fetch(batches[index + 1]) : undefined;
-        await writing;
-        if (rows.length < batches[index].length && !(await session.projectExists())) throw await this.deletedMeanwhile(projectId);
-        const creating = rows.filter((file) => !onDisk.has(file.path));
-        const replacing = rows.filter((file) => onDisk.has(file.path));
-        writing = workspace.writeFiles(creating, (row, stat) => record(creating[row], stat));
-        writing.catch(() => undefined);
-        await eachLimited(replacing, REPLACE_CONCURRENCY, async (file) => record(file, await workspace.replaceFile(file.path, file.content, file.executable)));
+        await put(batches[index], rows);
       }
       await writing;
       workspace.publishStaged();
@@ -166,6 +179,7 @@ export class ProjectGenerator {
       if (written > 0 || plan.deleteEntries.length > 0 || recorded.size !== manifest.size || changedEntries(manifest, recorded)) workspace.writeManifest(recorded);
     } catch (error) {
       next?.catch(() => undefined);
+      await putFirst?.catch(() => undefined);
       await writing?.catch(() => undefined);
       try {
         workspace.discardStaged();
@@ -187,11 +201,16 @@ export class ProjectGenerator {
 
   /**
    * Whether a file on disk already holds the project's bytes and mode. The manifest answers when
-   * the file's size, mtime and inode are what the last generation left; otherwise the file is
-   * hashed. What is learnt goes into `recorded`.
+   * the file's size, mtime and inode (`stat`, taken by the scan) are what the last generation
+   * left; otherwise the file is hashed. What is learnt goes into `recorded`.
    */
-  private check(workspace: ProjectWorkspace, file: DesiredFile, entry: ManifestEntry | undefined, recorded: Map<string, ManifestEntry>): 'write' | 'same' | 'mode-fixed' {
-    const stat = workspace.stat(file.path);
+  private check(
+    workspace: ProjectWorkspace,
+    file: DesiredFile,
+    stat: FileStat | null,
+    entry: ManifestEntry | undefined,
+    recorded: Map<string, ManifestEntry>,
+  ): 'write' | 'same' | 'mode-fixed' {
     if (!stat || stat.size !== file.size) return 'write';
     const trusted = entry !== undefined && sameStat(entry, stat);
     if (!trusted && workspace.hash(file.path) !== file.sha256) return 'write';

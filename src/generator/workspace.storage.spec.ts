@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,16 @@ function refusal(run: () => unknown): DomainError {
   throw new Error('was not refused');
 }
 
+async function refusalOf(run: () => Promise<unknown>): Promise<DomainError> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error('was not refused');
+}
+
 describe('workspace storage', () => {
   let scratch: string;
   let outside: string;
@@ -27,7 +38,8 @@ describe('workspace storage', () => {
     storage = new WorkspaceStorage(join(scratch, 'workspaces'));
   });
 
-  afterEach(() => {
+  afterEach(async () => {
+    await storage.onModuleDestroy();
     rmSync(scratch, { recursive: true, force: true });
     rmSync(outside, { recursive: true, force: true });
   });
@@ -61,19 +73,35 @@ describe('workspace storage', () => {
     expect(readFileSync(join(workspace.dir, 'src/lib/a.ts'), 'utf8')).toBe('a');
   });
 
-  it('refuses a workspace holding symlinks, naming each, without touching their targets', () => {
+  it('scans folders, files and other entries, with the lstat of every file', async () => {
+    const workspace = storage.open(PROJECT);
+    const names = Array.from({ length: 31 }, (_, i) => `src/m${i % 3}/f${i}.txt`);
+    for (const folder of ['src/m0', 'src/m1', 'src/m2']) mkdirSync(join(workspace.dir, folder), { recursive: true });
+    for (const name of names) workspace.writeFile(name, Buffer.from(name), name.endsWith('7.txt'));
+    execFileSync('mkfifo', [join(workspace.dir, 'a-fifo')]);
+    const scan = await workspace.scan();
+    expect([...scan.dirs].sort()).toEqual(['src', 'src/m0', 'src/m1', 'src/m2']);
+    expect(scan.entries.get('a-fifo')).toBe('other');
+    expect([...scan.stats.keys()].sort()).toEqual([...names].sort());
+    for (const name of names) {
+      const stats = lstatSync(join(workspace.dir, name));
+      expect(scan.stats.get(name)).toEqual({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('7.txt') });
+    }
+  });
+
+  it('refuses a workspace holding symlinks, naming each, without touching their targets', async () => {
     const workspace = storage.open(PROJECT);
     symlinkSync(outside, join(workspace.dir, 'linked-dir'));
     symlinkSync('/etc/passwd', join(workspace.dir, 'linked-file'));
-    const error = refusal(() => workspace.scan());
+    const error = await refusalOf(() => workspace.scan());
     expect(error.code).toBe('WORKSPACE_UNSAFE');
     expect(error.details?.map((d) => d.path)).toEqual(['linked-dir', 'linked-file']);
   });
 
-  it('refuses to write through a folder swapped for a symlink after the scan', () => {
+  it('refuses to write through a folder swapped for a symlink after the scan', async () => {
     const workspace = storage.open(PROJECT);
     mkdirSync(join(workspace.dir, 'src'));
-    workspace.scan();
+    await workspace.scan();
     rmSync(join(workspace.dir, 'src'), { recursive: true });
     symlinkSync(outside, join(workspace.dir, 'src'));
     const error = refusal(() => workspace.writeFile('src/evil.ts', Buffer.from('x'), false));
@@ -99,6 +127,63 @@ describe('workspace storage', () => {
     expect(storage.open(PROJECT).readManifest().get('a.txt')).toEqual({ ...stat, sha256: 'f'.repeat(64) });
     writeFileSync(join(scratch, 'workspaces', '.manifests', `${PROJECT}.json`), '{"version":1,"files":');
     expect(storage.open(PROJECT).readManifest().size).toBe(0);
+  });
+
+  describe('manifest journal', () => {
+    const manifestFile = () => join(scratch, 'workspaces', '.manifests', `${PROJECT}.json`);
+    const journalFile = () => join(scratch, 'workspaces', '.manifests', `${PROJECT}.journal`);
+    const entry = (n: number, sha = 'a') => ({ size: n, mtimeMs: 1_700_000_000_000 + n, ino: 1000 + n, executable: n % 2 === 1, sha256: sha.repeat(64) });
+    const initial = () => new Map(Array.from({ length: 20 }, (_, n) => [`f${n}.txt`, entry(n)]));
+    /** What another process (no cache) reads. */
+    const reread = () => new WorkspaceStorage(join(scratch, 'workspaces')).open(PROJECT).readManifest();
+
+    it('appends only what changed, and another process reads snapshot and journal together', () => {
+      const workspace = storage.open(PROJECT);
+      const first = initial();
+      workspace.writeManifest(first);
+      const snapshot = readFileSync(manifestFile());
+      const next = new Map(workspace.readManifest());
+      next.set('f3.txt', entry(3, 'b'));
+      next.set('new.txt', entry(99));
+      next.delete('f7.txt');
+      workspace.writeManifest(next);
+      expect(readFileSync(manifestFile()).equals(snapshot)).toBe(true);
+      expect(readFileSync(journalFile(), 'utf8').trim().split('\n')).toHaveLength(4);
+      expect(reread()).toEqual(next);
+    });
+
+    it('ignores a torn last record and a journal of another snapshot', () => {
+      const workspace = storage.open(PROJECT);
+      workspace.writeManifest(initial());
+      const next = new Map(workspace.readManifest());
+      next.set('f1.txt', entry(1, 'c'));
+      next.set('f2.txt', entry(2, 'c'));
+      workspace.writeManifest(next);
+      const journal = readFileSync(journalFile(), 'utf8');
+      writeFileSync(journalFile(), journal.slice(0, -5));
+      const torn = reread();
+      expect([torn.get('f1.txt')?.sha256[0], torn.get('f2.txt')?.sha256[0]]).toEqual(['c', 'a']);
+
+      // A new snapshot under a new token; the old journal put back beside it is not applied.
+      new WorkspaceStorage(join(scratch, 'workspaces')).open(PROJECT).writeManifest(initial());
+      expect(existsSync(journalFile())).toBe(false);
+      writeFileSync(journalFile(), journal);
+      expect(reread()).toEqual(initial());
+    });
+
+    it('folds a long journal into a new snapshot', () => {
+      const workspace = storage.open(PROJECT);
+      let current = initial();
+      workspace.writeManifest(current);
+      const snapshot = readFileSync(manifestFile());
+      for (let round = 0; round < 30; round++) {
+        current = new Map(current);
+        for (let n = 0; n < 20; n++) current.set(`f${n}.txt`, entry(n, round % 2 ? 'd' : 'e'));
+        workspace.writeManifest(current);
+      }
+      expect(readFileSync(manifestFile()).equals(snapshot)).toBe(false);
+      expect(reread()).toEqual(current);
+    });
   });
 
   it('reports filesystem errors with the project path only', () => {

@@ -21,7 +21,7 @@ import { open as openAsync, rename as renameAsync, rm as rmAsync } from 'node:fs
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DomainError, ErrorDetail } from '../common/domain-error.js';
-import { FileWriter, WriteJob, WriteJobError } from './file-writer.worker.js';
+import { FileWriter, LstatError, WriteJob, WriteJobError } from './file-writer.worker.js';
 import type { WorkspaceScan } from './workspace-plan.js';
 
 /**
@@ -52,10 +52,26 @@ export interface ManifestEntry extends FileStat {
   sha256: string;
 }
 
+/** A walk of the project's folder, with the lstat of each regular file taken during it. */
+export interface StatedScan extends WorkspaceScan {
+  /** Per regular file: its stat, or null when it stopped being a regular file before its lstat. */
+  stats: Map<string, FileStat | null>;
+}
+
 type ManifestRow = [sha256: string, size: number, mtimeMs: number, ino: number, executable: 0 | 1];
 
-const MANIFEST_VERSION = 1;
+/** Version 2 adds the journal's token; a version 1 manifest is still read (without a journal). */
+const MANIFEST_VERSION = 2;
 const MANIFEST_FOLDER = '.manifests';
+/**
+ * The journal is folded into a new snapshot once it would hold more records than this share of
+ * the project's files (and at least JOURNAL_MIN_RECORDS): appending costs what changed, a
+ * snapshot what the project holds.
+ */
+const JOURNAL_SHARE = 0.25;
+const JOURNAL_MIN_RECORDS = 256;
+/** A journal record: one file's manifest entry, or `[path]` when the file is no longer recorded. */
+type JournalRecord = [path: string, ...row: ManifestRow] | [path: string];
 const TEMP_PREFIX = '.fl-tmp-';
 const MAX_LISTED = 20;
 const READ_CHUNK = 1024 * 1024;
@@ -91,19 +107,40 @@ function guard<T>(action: string, path: string, operation: () => T): T {
   }
 }
 
+/** Which version of a file was read: a file whose inode, size or mtime differ was changed since. */
+interface FileVersion {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+const versionOf = (stats: Stats | undefined): FileVersion | null => (stats ? { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs } : null);
+const sameVersion = (a: FileVersion | null, b: FileVersion | null) => (a === null || b === null ? a === b : a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs);
+
+/** A manifest as read or written: its snapshot, the journal records applied on top, and the result. */
+interface LoadedManifest {
+  snapshot: FileVersion | null;
+  journal: FileVersion | null;
+  /** The snapshot's token, which the first line of its journal repeats (null: no usable snapshot). */
+  token: string | null;
+  /** Records in the journal (each one file's entry or its removal). */
+  records: number;
+  entries: ReadonlyMap<string, ManifestEntry>;
+}
+
 /** Manifests last read or written by this process, while their files are unchanged (a few projects). */
 class ManifestCache {
-  private readonly entries = new Map<string, { ino: number; size: number; mtimeMs: number; entries: ReadonlyMap<string, ManifestEntry> }>();
+  private readonly entries = new Map<string, LoadedManifest>();
 
   constructor(private readonly capacity: number) {}
 
-  get(path: string) {
+  get(path: string): LoadedManifest | undefined {
     return this.entries.get(path);
   }
 
-  remember(path: string, stats: Stats, entries: ReadonlyMap<string, ManifestEntry>): void {
+  remember(path: string, manifest: LoadedManifest): void {
     this.entries.delete(path);
-    this.entries.set(path, { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, entries });
+    this.entries.set(path, manifest);
     // A Map iterates in insertion order: the first key is the least recently remembered.
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
   }
@@ -115,6 +152,35 @@ class ManifestCache {
 
 /** Manifests kept in memory: each costs about 100 bytes per file of its project. */
 const CACHED_MANIFESTS = 8;
+
+/** The journal beside a manifest: `<id>.json` → `<id>.journal`. */
+const journalOf = (manifestPath: string) => `${manifestPath.slice(0, -'.json'.length)}.journal`;
+
+/** Reads a whole file without following a symlink. */
+function readWhole(path: string): Buffer {
+  const fd = openSync(path, READ_FLAGS);
+  try {
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, buffer, read, size - read, null);
+      if (n === 0) break;
+      read += n;
+    }
+    return buffer.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const rowOf = (entry: ManifestEntry): ManifestRow => [entry.sha256, entry.size, entry.mtimeMs, entry.ino, entry.executable ? 1 : 0];
+
+function entryOf(row: unknown[]): ManifestEntry | null {
+  const [sha256, size, mtimeMs, ino, executable] = row;
+  if (row.length !== 5 || typeof sha256 !== 'string' || typeof size !== 'number' || typeof mtimeMs !== 'number' || typeof ino !== 'number') return null;
+  return { sha256, size, mtimeMs, ino, executable: executable === 1 };
+}
 
 /** The folder under WORKSPACES_DIR that holds every project's workspace and manifest. */
 export class WorkspaceStorage {
@@ -154,6 +220,7 @@ export class WorkspaceStorage {
       if (options.clean) {
         rmSync(dir, { recursive: true, force: true });
         rmSync(manifest, { force: true });
+        rmSync(journalOf(manifest), { force: true });
         this.manifests.forget(manifest);
       }
       const existing = lstatSync(dir, { throwIfNoEntry: false });
@@ -175,6 +242,7 @@ export class WorkspaceStorage {
     guard('remove', '', () => {
       rmSync(join(root, projectId), { recursive: true, force: true });
       rmSync(join(root, MANIFEST_FOLDER, `${projectId}.json`), { force: true });
+      rmSync(journalOf(join(root, MANIFEST_FOLDER, `${projectId}.json`)), { force: true });
     });
     this.manifests.forget(join(root, MANIFEST_FOLDER, `${projectId}.json`));
   }
@@ -195,12 +263,20 @@ export class ProjectWorkspace {
     private readonly manifestPath: string,
     private readonly manifests: ManifestCache,
     private readonly writer: FileWriter,
-  ) {}
+  ) {
+    this.journalPath = journalOf(manifestPath);
+  }
 
-  /** Walks the folder without following anything; refuses a workspace that holds a symlink. */
-  scan(): WorkspaceScan {
+  private readonly journalPath: string;
+
+  /**
+   * Walks the folder without following anything (refusing a workspace that holds a symlink), then
+   * lstats every regular file found: half on the writer thread, half here at the same time.
+   */
+  async scan(): Promise<StatedScan> {
     const entries = new Map<string, 'file' | 'other'>();
     const dirs = new Set<string>();
+    const files: string[] = [];
     const symlinks: string[] = [];
     const pending = [''];
     while (pending.length > 0) {
@@ -212,7 +288,10 @@ export class ProjectWorkspace {
         else if (entry.isDirectory()) {
           dirs.add(path);
           pending.push(path);
-        } else entries.set(path, entry.isFile() ? 'file' : 'other');
+        } else if (entry.isFile()) {
+          entries.set(path, 'file');
+          files.push(path);
+        } else entries.set(path, 'other');
       }
     }
     if (symlinks.length > 0) {
@@ -221,18 +300,34 @@ export class ProjectWorkspace {
       const more = symlinks.length > MAX_LISTED ? ` (and ${symlinks.length - MAX_LISTED} more)` : '';
       throw unsafe(`The workspace holds symbolic links, which generation never follows: ${symlinks.slice(0, 3).map((p) => `"${p}"`).join(', ')}${more}`, details);
     }
-    return { entries, dirs };
-  }
-
-  /** The stat of a regular file (null when absent or not a regular file). */
-  stat(path: string): FileStat | null {
-    let stats: Stats | undefined;
-    try {
-      stats = lstatSync(`${this.dir}/${path}`, { throwIfNoEntry: false });
-    } catch (error) {
-      throw workspaceIoError(error, 'inspect', path);
+    // Two threads at once: the writer thread takes the first half, this one the second.
+    const half = files.length >> 1;
+    const elsewhere = this.writer.lstat(this.dir, files.slice(0, half));
+    elsewhere.catch(() => undefined);
+    const stats = new Map<string, FileStat | null>();
+    const here: Array<FileStat | null> = new Array(files.length - half);
+    for (let index = half; index < files.length; index++) {
+      let found: Stats | undefined;
+      try {
+        found = lstatSync(`${this.dir}/${files[index]}`, { throwIfNoEntry: false });
+      } catch (error) {
+        throw workspaceIoError(error, 'inspect', files[index]);
+      }
+      here[index - half] = found?.isFile() ? statOf(found) : null;
     }
-    return stats?.isFile() ? statOf(stats) : null;
+    let theirs: Awaited<typeof elsewhere>;
+    try {
+      theirs = await elsewhere;
+    } catch (error) {
+      if (!(error instanceof LstatError)) throw workspaceIoError(error, 'inspect', '');
+      throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, 'inspect', error.path);
+    }
+    for (let index = 0; index < half; index++) {
+      const stat = theirs[index];
+      stats.set(files[index], stat && { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: (stat.mode & 0o111) !== 0 });
+    }
+    for (let index = half; index < files.length; index++) stats.set(files[index], here[index - half]);
+    return { entries, dirs, stats };
   }
 
   /** SHA-256 of a file's bytes, read without following a symlink. */
@@ -430,65 +525,140 @@ export class ProjectWorkspace {
   }
 
   /**
-   * The last generation's manifest (empty when missing or damaged). A manifest this process wrote
-   * or read is kept in memory while the file is unchanged (same inode, size and mtime).
+   * The last generation's manifest (empty when missing or damaged): a snapshot (`<id>.json`) and
+   * the journal appended since (`<id>.journal`), whose first line names the snapshot it extends.
+   * A journal of another snapshot is ignored, and so is everything from its first damaged or
+   * unfinished line on: a lost record leaves the previous entry of its file, whose inode, size or
+   * mtime no longer match, so the file is hashed again (never trusted wrongly). A manifest this
+   * process wrote or read is kept in memory while both files are unchanged.
    */
   readManifest(): ReadonlyMap<string, ManifestEntry> {
-    const current = lstatSync(this.manifestPath, { throwIfNoEntry: false });
+    const snapshot = versionOf(lstatSync(this.manifestPath, { throwIfNoEntry: false }));
+    const journal = versionOf(lstatSync(this.journalPath, { throwIfNoEntry: false }));
     const cached = this.manifests.get(this.manifestPath);
-    if (current && cached && cached.ino === current.ino && cached.size === current.size && cached.mtimeMs === current.mtimeMs) return cached.entries;
+    if (snapshot && cached && sameVersion(cached.snapshot, snapshot) && sameVersion(cached.journal, journal)) return cached.entries;
     const entries = new Map<string, ManifestEntry>();
+    let token: string | null = null;
     try {
-      const fd = openSync(this.manifestPath, READ_FLAGS);
-      let text: string;
-      let stats: Stats;
-      try {
-        stats = fstatSync(fd);
-        const buffer = Buffer.allocUnsafe(stats.size);
-        let read = 0;
-        while (read < stats.size) {
-          const n = readSync(fd, buffer, read, stats.size - read, null);
-          if (n === 0) break;
-          read += n;
-        }
-        text = buffer.subarray(0, read).toString('utf8');
-      } finally {
-        closeSync(fd);
-      }
-      const parsed = JSON.parse(text) as { version?: number; files?: Record<string, ManifestRow> };
-      if (parsed.version !== MANIFEST_VERSION || typeof parsed.files !== 'object' || parsed.files === null) return entries;
+      const parsed = JSON.parse(readWhole(this.manifestPath).toString('utf8')) as { version?: number; token?: unknown; files?: Record<string, unknown> };
+      if ((parsed.version !== 1 && parsed.version !== MANIFEST_VERSION) || typeof parsed.files !== 'object' || parsed.files === null) return entries;
       for (const [path, row] of Object.entries(parsed.files)) {
-        if (!Array.isArray(row) || row.length !== 5 || typeof row[0] !== 'string') continue;
-        entries.set(path, { sha256: row[0], size: row[1], mtimeMs: row[2], ino: row[3], executable: row[4] === 1 });
+        const entry = Array.isArray(row) ? entryOf(row) : null;
+        if (entry) entries.set(path, entry);
       }
-      this.manifests.remember(this.manifestPath, stats, entries);
+      if (parsed.version === MANIFEST_VERSION && typeof parsed.token === 'string') token = parsed.token;
     } catch {
       // Missing or damaged: every file on disk is hashed once, and a good manifest is written.
+      return entries;
     }
+    let records = 0;
+    if (token !== null && journal !== null) {
+      const applied = this.applyJournal(token, entries);
+      records = applied.records;
+      // A journal not wholly usable is not appended to: the next write makes a new snapshot.
+      if (!applied.whole) token = null;
+    }
+    // Versions as read before the contents: a change meanwhile only means reading again next time.
+    this.manifests.remember(this.manifestPath, { snapshot, journal, token, records, entries });
     return entries;
   }
 
-  /** Replaces the manifest atomically (it lives outside the project's folder); `entries` must not change afterwards. */
+  /**
+   * Records the manifest (it lives outside the project's folder); `entries` must not change
+   * afterwards. When this process read or wrote the manifest on disk, only the entries that
+   * differ from it are appended to the journal; otherwise, or once the journal is long, a new
+   * snapshot replaces both atomically.
+   */
   writeManifest(entries: ReadonlyMap<string, ManifestEntry>): void {
-    const files: Record<string, ManifestRow> = {};
-    for (const [path, entry] of entries) files[path] = [entry.sha256, entry.size, entry.mtimeMs, entry.ino, entry.executable ? 1 : 0];
-    const content = Buffer.from(JSON.stringify({ version: MANIFEST_VERSION, files }));
-    const folder = dirname(this.manifestPath);
+    const cached = this.manifests.get(this.manifestPath);
     this.manifests.forget(this.manifestPath);
     guard('record the manifest of', '', () => {
-      mkdirSync(folder, { recursive: true });
-      const temp = join(folder, `${this.tempPrefix}${this.tempCounter++}`);
-      const fd = openSync(temp, WRITE_FLAGS, 0o644);
-      let stats: Stats;
-      try {
-        for (let offset = 0; offset < content.length; ) offset += writeSync(fd, content, offset, content.length - offset);
-        stats = fstatSync(fd);
-      } finally {
-        closeSync(fd);
+      if (cached?.token) {
+        const records: JournalRecord[] = [];
+        for (const [path, entry] of entries) if (cached.entries.get(path) !== entry) records.push([path, ...rowOf(entry)]);
+        if (entries.size !== cached.entries.size || records.length > 0) for (const path of cached.entries.keys()) if (!entries.has(path)) records.push([path]);
+        const limit = Math.max(JOURNAL_MIN_RECORDS, Math.ceil(entries.size * JOURNAL_SHARE));
+        const snapshot = versionOf(lstatSync(this.manifestPath, { throwIfNoEntry: false }));
+        const journal = versionOf(lstatSync(this.journalPath, { throwIfNoEntry: false }));
+        if (cached.records + records.length <= limit && sameVersion(snapshot, cached.snapshot) && sameVersion(journal, cached.journal)) {
+          const appended = records.length === 0 ? journal : this.appendJournal(cached.token, journal === null, records);
+          this.manifests.remember(this.manifestPath, { ...cached, journal: appended, records: cached.records + records.length, entries });
+          return;
+        }
       }
-      renameSync(temp, this.manifestPath);
-      this.manifests.remember(this.manifestPath, stats, entries);
+      this.writeSnapshot(entries);
     });
+  }
+
+  /**
+   * Applies the journal's records made on top of snapshot `token`, up to the first damaged or
+   * unfinished line; `whole` says whether that was all of it.
+   */
+  private applyJournal(token: string, entries: Map<string, ManifestEntry>): { records: number; whole: boolean } {
+    let text: string;
+    try {
+      text = readWhole(this.journalPath).toString('utf8');
+    } catch {
+      return { records: 0, whole: false };
+    }
+    let start = text.indexOf('\n');
+    if (start === -1 || text.slice(0, start) !== JSON.stringify({ token })) return { records: 0, whole: false };
+    let records = 0;
+    start += 1;
+    for (let end = text.indexOf('\n', start); end !== -1; start = end + 1, end = text.indexOf('\n', start)) {
+      let record: unknown;
+      try {
+        record = JSON.parse(text.slice(start, end));
+      } catch {
+        break;
+      }
+      if (!Array.isArray(record) || typeof record[0] !== 'string') break;
+      if (record.length === 1) entries.delete(record[0]);
+      else {
+        const entry = entryOf(record.slice(1));
+        if (!entry) break;
+        entries.set(record[0], entry);
+      }
+      records++;
+    }
+    return { records, whole: start === text.length };
+  }
+
+  /** Appends records (one line each, in one write) to the journal, starting it when `create`. */
+  private appendJournal(token: string, create: boolean, records: readonly JournalRecord[]): FileVersion {
+    let text = create ? `${JSON.stringify({ token })}\n` : '';
+    for (const record of records) text += `${JSON.stringify(record)}\n`;
+    const content = Buffer.from(text);
+    const fd = openSync(this.journalPath, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | (create ? constants.O_CREAT | constants.O_EXCL : 0), 0o644);
+    try {
+      for (let offset = 0; offset < content.length; ) offset += writeSync(fd, content, offset, content.length - offset);
+      return versionOf(fstatSync(fd))!;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Replaces the manifest with a snapshot of `entries` under a new token (atomically), then drops the old journal. */
+  private writeSnapshot(entries: ReadonlyMap<string, ManifestEntry>): void {
+    const files: Record<string, ManifestRow> = {};
+    for (const [path, entry] of entries) files[path] = rowOf(entry);
+    const token = randomBytes(8).toString('hex');
+    const content = Buffer.from(JSON.stringify({ version: MANIFEST_VERSION, token, files }));
+    const folder = dirname(this.manifestPath);
+    mkdirSync(folder, { recursive: true });
+    const temp = join(folder, `${this.tempPrefix}${this.tempCounter++}`);
+    const fd = openSync(temp, WRITE_FLAGS, 0o644);
+    let snapshot: FileVersion;
+    try {
+      for (let offset = 0; offset < content.length; ) offset += writeSync(fd, content, offset, content.length - offset);
+      snapshot = versionOf(fstatSync(fd))!;
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, this.manifestPath);
+    // The old journal names the old token: were it left behind by a crash here, it would be ignored.
+    rmSync(this.journalPath, { force: true });
+    this.manifests.remember(this.manifestPath, { snapshot, journal: null, token, records: 0, entries });
   }
 
   /** Refuses to write into a folder whose real path is not exactly where it should be. */
