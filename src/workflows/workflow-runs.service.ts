@@ -90,7 +90,7 @@ export class WorkflowRunsService {
        )
        SELECT run.id, run.created_at AS "createdAt", (SELECT jsonb_object_agg(step_id, id) FROM steps) AS "stepIds" FROM run`,
       [workspaceId, workflowId, definition.version, JSON.stringify(definition), JSON.stringify(input), startedScope, definition.steps.length, JSON.stringify(planned)],
-    )) as Array<{ id: string; createdAt: Date; stepIds: Record<string, string> | null }>;
+    )) as Array<{ id: string; createdAt: Date; stepIds: Record<string, string> | null }>; // stepIds: every step was inserted (a definition has at least one)
     const run: WorkflowRun = Object.assign(new WorkflowRun(), {
       id: row.id,
       workspaceId,
@@ -109,7 +109,7 @@ export class WorkflowRunsService {
     });
     const steps = planned.map((step) =>
       Object.assign(new StepRun(), {
-        id: row.stepIds?.[step.stepId] ?? '',
+        id: row.stepIds![step.stepId],
         runId: row.id,
         stepId: step.stepId,
         type: step.type,
