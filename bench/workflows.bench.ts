@@ -324,11 +324,13 @@ async function measureMode(redis: boolean, log: (message: string) => void): Prom
 
     // Runs per second of a 3-step workflow, started through the API.
     const smallId = await createWorkflow(cluster, chain(3));
+    const cpuSmall = cpuByGroup(cluster.roles);
     const t0 = performance.now();
     await startRuns(cluster, smallId, SMALL_RUNS);
     const posted = performance.now() - t0;
     await waitAll();
     const runsPerSecond = perSecond(SMALL_RUNS, performance.now() - t0);
+    log(`${mode}: CPU during the ${SMALL_RUNS} 3-step runs (${((performance.now() - t0) / 1000).toFixed(1)} s): ${cpuDelta(cpuSmall, cpuByGroup(cluster.roles))}`);
     log(`${mode}: the ${SMALL_RUNS} POSTs were answered in ${posted.toFixed(0)} ms, the last run finished ${(performance.now() - t0 - posted).toFixed(0)} ms later`);
     if ((await failedRuns(cluster)) > 0) throw new Error(`${mode}: some runs did not succeed`);
     log(`${mode}: ${SMALL_RUNS} runs of a 3-step workflow (POSTed by ${HTTP_CLIENTS} clients) at ${int(runsPerSecond)} runs/s`);

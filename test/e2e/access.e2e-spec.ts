@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../src/common/domain-error.js';
 import { ParseUuid } from '../../src/common/parse-uuid.pipe.js';
+import { WorkspaceScopedRepository } from '../../src/common/workspace-scoped.repository.js';
 import { crossWorkspaceViolations, requestOf, Seed, seedTenants, send, Tenants, Workspace } from '../utils/cross-workspace.js';
 import { expectErrorDetail } from '../utils/http.js';
 import { operationsOf, Operation } from '../utils/openapi.js';
@@ -85,6 +86,29 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
     expect(credentials.body.map((c: { id: string }) => c.id)).toEqual([seedB.gitCredentialId]);
     const exported = await t.as(b.read).get(`/api/exports/${seedB.exportId}`).expect(200);
     expect(exported.body.message).toBe('B-only export');
+  });
+
+  it('reads every workspace-owned row by id exactly as TypeORM would, and never across workspaces', async () => {
+    const dataSource = t.app.get(DataSource);
+    const owned = dataSource.entityMetadatas.filter((metadata) => metadata.columns.some((column) => column.databaseName === 'workspace_id'));
+    const compared = new Map<string, number>();
+    for (const metadata of owned) {
+      const repository = dataSource.getRepository(metadata.target);
+      const scoped = new WorkspaceScopedRepository(repository as never, (id) => new DomainError('NOT_FOUND', id));
+      const rows = await t.sql<{ id: string; workspace_id: string }>(`SELECT id, workspace_id FROM "${metadata.tableName}" ORDER BY created_at DESC LIMIT 3`);
+      for (const row of rows) {
+        const expected = await repository.findOneBy({ id: row.id, workspaceId: row.workspace_id } as never);
+        const read = await scoped.findOne(row.workspace_id, row.id);
+        expect([metadata.tableName, read]).toEqual([metadata.tableName, expected]);
+        expect(Object.getPrototypeOf(read)).toBe(Object.getPrototypeOf(expected));
+        const other = row.workspace_id === a.id ? b.id : a.id;
+        expect([metadata.tableName, await scoped.findOne(other, row.id)]).toEqual([metadata.tableName, null]);
+        compared.set(metadata.tableName, (compared.get(metadata.tableName) ?? 0) + 1);
+      }
+    }
+    // Workspace B has a row of every kind (seedTenants): not one table went unchecked.
+    expect(owned.length).toBeGreaterThanOrEqual(9);
+    expect(owned.map((metadata) => metadata.tableName).filter((table) => !compared.has(table))).toEqual([]);
   });
 
   it('refuses a read key every operation that changes something (403), and a write key the admin ones', async () => {
