@@ -1,6 +1,7 @@
 import { EntityManager, FindOptionsWhere, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import type { EntityMetadata } from 'typeorm';
 import { ApplyValueTransformers } from 'typeorm/util/ApplyValueTransformers.js';
+import { poolOf } from '../database/data-source.js';
 import { DomainError } from './domain-error.js';
 import type { Page } from './pagination.js';
 
@@ -43,14 +44,16 @@ export class WorkspaceScopedRepository<T extends WorkspaceOwned> {
   }
 
   /**
-   * The row as findOneBy would give it, read with one prepared SELECT: the by-id read is on every
-   * hot path (each run started reads its workflow), and TypeORM spends more CPU building the
-   * query than PostgreSQL spends answering it.
+   * The row as findOneBy would give it, read with one SELECT prepared once per connection: the
+   * by-id read is on every hot path (each run started reads its workflow), and TypeORM spends
+   * more CPU building the query than PostgreSQL spends answering it.
    */
   async findOne(workspaceId: string, id: string): Promise<T | null> {
     const read = (this.byId ??= byIdRead(this.repository.metadata));
     if (!read) return this.repository.findOneBy({ id, workspaceId } as FindOptionsWhere<T>);
-    const [row] = (await this.repository.query(read.text, [id, workspaceId])) as Array<Record<string, unknown>>;
+    const {
+      rows: [row],
+    } = await poolOf(this.repository.manager.connection).query<Record<string, unknown>>({ name: read.name, text: read.text, values: [id, workspaceId] });
     if (!row) return null;
     const entity = this.repository.metadata.create() as Record<string, unknown>;
     for (const { property, transformer } of read.columns) entity[property] = transformer ? ApplyValueTransformers.transformFrom(transformer, row[property]) : row[property];
@@ -105,6 +108,7 @@ export class WorkspaceScopedRepository<T extends WorkspaceOwned> {
 }
 
 interface ByIdRead {
+  name: string;
   text: string;
   columns: Array<{ property: string; transformer: ColumnTransformer }>;
 }
@@ -122,6 +126,7 @@ function byIdRead(metadata: EntityMetadata): ByIdRead | null {
   const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
   const list = columns.map((column) => `${quote(column.databaseName)} AS ${quote(column.propertyName)}`).join(', ');
   return {
+    name: `${metadata.tableName}_by_id`,
     text: `SELECT ${list} FROM ${quote(metadata.tableName)} WHERE "id" = $1 AND "workspace_id" = $2`,
     columns: columns.map((column) => ({ property: column.propertyName, transformer: column.transformer })),
   };

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DataSourceOptions, MigrationInterface } from 'typeorm';
+import type { Pool } from 'pg';
+import type { DataSource, DataSourceOptions, MigrationInterface } from 'typeorm';
 import { SnakeNamingStrategy } from './snake-naming.strategy.js';
 
 const poolLogger = new Logger('Database');
@@ -31,4 +32,12 @@ export function dataSourceOptions(url: string, poolSize: number, migrations: Mig
     // opens another on the next query; said once here, never a crash.
     poolErrorHandler: (error: Error) => poolLogger.warn(`a database connection was lost and will be replaced: ${error.message}`),
   };
+}
+
+/**
+ * The app's pg.Pool (TypeORM's postgres driver keeps it as `master`): the same connections, for
+ * statements TypeORM cannot send, such as named (prepared once per connection) ones.
+ */
+export function poolOf(dataSource: DataSource): Pool {
+  return (dataSource.driver as unknown as { master: Pool }).master;
 }

@@ -6,6 +6,7 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
 import { Page } from '../common/pagination.js';
 import { WorkspaceScopedRepository } from '../common/workspace-scoped.repository.js';
+import { poolOf } from '../database/data-source.js';
 import { ListWorkflowRunsQueryDto, StartWorkflowRunDto } from './dto/workflow-run.dto.js';
 import { RunCache } from './run-cache.js';
 import { RunEvents } from './run-events.js';
@@ -77,8 +78,12 @@ export class WorkflowRunsService {
       lastAttempt: step.retry?.attempts ?? 1,
       remainingNeeds: step.needs?.length ?? 0,
     }));
-    const [row] = (await this.dataSource.query(
-      `WITH run AS (
+    const {
+      rows: [row],
+    } = await poolOf(this.dataSource).query<{ id: string; createdAt: Date; stepIds: Record<string, string> | null }>({
+      // Named: PostgreSQL plans it once per connection (planning cost more than a quarter of the insert).
+      name: 'wf_insert_run',
+      text: `WITH run AS (
          INSERT INTO workflow_runs (workspace_id, workflow_id, workflow_version, definition, input, started_scope, status, remaining_steps)
          VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, 'queued', $7)
          RETURNING id, created_at
@@ -89,8 +94,8 @@ export class WorkflowRunsService {
          RETURNING id, step_id
        )
        SELECT run.id, run.created_at AS "createdAt", (SELECT jsonb_object_agg(step_id, id) FROM steps) AS "stepIds" FROM run`,
-      [workspaceId, workflowId, definition.version, JSON.stringify(definition), JSON.stringify(input), startedScope, definition.steps.length, JSON.stringify(planned)],
-    )) as Array<{ id: string; createdAt: Date; stepIds: Record<string, string> | null }>; // stepIds: every step was inserted (a definition has at least one)
+      values: [workspaceId, workflowId, definition.version, JSON.stringify(definition), JSON.stringify(input), startedScope, definition.steps.length, JSON.stringify(planned)],
+    }); // stepIds: every step was inserted (a definition has at least one)
     const run: WorkflowRun = Object.assign(new WorkflowRun(), {
       id: row.id,
       workspaceId,

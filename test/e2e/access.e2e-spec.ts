@@ -94,7 +94,7 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
     const compared = new Map<string, number>();
     for (const metadata of owned) {
       const repository = dataSource.getRepository(metadata.target);
-      const scoped = new WorkspaceScopedRepository(repository as never, (id) => new DomainError('NOT_FOUND', id));
+      const scoped = new WorkspaceScopedRepository(repository as never, (id) => new DomainError('WORKSPACE_NOT_FOUND', `row ${id} not found`));
       const rows = await t.sql<{ id: string; workspace_id: string }>(`SELECT id, workspace_id FROM "${metadata.tableName}" ORDER BY created_at DESC LIMIT 3`);
       for (const row of rows) {
         const expected = await repository.findOneBy({ id: row.id, workspaceId: row.workspace_id } as never);
