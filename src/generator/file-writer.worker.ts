@@ -6,11 +6,12 @@ import { Worker } from 'node:worker_threads';
  * - it lstats half of the files a walk of a project's folder found, while the main thread lstats
  *   the other half (measured: the lstat of 5,000 files was the largest part of a regeneration
  *   after a small change);
- * - it creates files (write), while the main thread reads the next batch (measured: a 5,000-file
- *   generation ~25% faster).
+ * - it creates and replaces files (write), while the main thread reads the next batch (measured: a
+ *   5,000-file generation ~25% faster).
  * It only performs the calls it is given: every path written was checked by ProjectWorkspace on
  * the main thread (real path of the folder, staging), every file is created with
- * O_EXCL | O_NOFOLLOW, so nothing is overwritten or followed, and lstat never follows a symlink.
+ * O_EXCL | O_NOFOLLOW and then renamed into place, so nothing is written through or followed, and
+ * neither lstat nor link follows a symlink.
  *
  * Its code is plain JavaScript in a string (an `eval` worker), so that it runs the same under
  * jest (which loads the TypeScript sources) as from dist/.
@@ -47,7 +48,7 @@ function write({ id, jobs, buffer }) {
   const data = Buffer.from(buffer);
   const stats = new Float64Array(jobs.length * 4);
   for (let index = 0; index < jobs.length; index++) {
-    const [target, temp, offset, length, mode] = jobs[index];
+    const [target, temp, offset, length, mode, keep] = jobs[index];
     const path = temp || target;
     let fd = -1;
     try {
@@ -60,7 +61,15 @@ function write({ id, jobs, buffer }) {
       }
       fs.closeSync(fd);
       fd = -1;
-      if (temp) fs.renameSync(temp, target);
+      if (temp) {
+        if (keep) {
+          // Best effort: without the second name the rename below frees the old file itself.
+          try {
+            fs.linkSync(target, keep);
+          } catch {}
+        }
+        fs.renameSync(temp, target);
+      }
       stats[index * 4] = st.size;
       stats[index * 4 + 1] = st.mtimeMs;
       stats[index * 4 + 2] = st.ino;
@@ -84,6 +93,13 @@ export interface WriteJob {
   temp: string | null;
   content: Buffer;
   mode: number;
+  /**
+   * With `temp`: a second name given to the file at `target` just before the rename replaces it
+   * (a hard link, which never follows a symlink). The rename then only drops a name, and the old
+   * file's blocks are freed when `keep` is removed later, off the generation's path (measured on
+   * ext4: a rename that frees a 4 KiB file waits ~0.3 ms for the disk; one that does not, ~0.05 ms).
+   */
+  keep?: string | null;
 }
 
 export interface WrittenStat {
@@ -162,7 +178,7 @@ export class FileWriter {
     let offset = 0;
     const messageJobs = jobs.map((job) => {
       job.content.copy(packed, offset);
-      const entry = [job.target, job.temp, offset, job.content.length, job.mode] as const;
+      const entry = [job.target, job.temp, offset, job.content.length, job.mode, job.keep ?? null] as const;
       offset += job.content.length;
       return entry;
     });

@@ -26,8 +26,6 @@ export interface GenerateResult {
 
 /** The longest stretch of synchronous filesystem work before the event loop gets a turn. */
 const SLICE_MS = 8;
-/** Replacements of existing files in flight at once (their waits for the disk overlap). */
-const REPLACE_CONCURRENCY = 8;
 /** The first batch is small, so writing starts early; the next ones are GENERATOR_BATCH_BYTES. */
 const FIRST_BATCH_BYTES = 512 * 1024;
 
@@ -123,17 +121,14 @@ export class ProjectGenerator {
     };
     const fetch = (batch: DesiredFile[]) => session.fetchContents(batch.map((file) => file.path));
     let next: Promise<FileContent[]> | undefined = first ? fetch(first) : undefined;
-    /** Creations of the last batch, on the writer thread. */
+    /** The last batch's writes, on the writer thread. */
     let writing: Promise<void> | undefined;
-    /** Writes a batch: new files on the writer thread (not awaited: `writing`), replacements here. */
+    /** Hands a batch to the writer thread (not awaited: `writing`) once the last one is written. */
     const put = async (batch: DesiredFile[], rows: FileContent[]) => {
       await writing;
       if (rows.length < batch.length && !(await session.projectExists())) throw await this.deletedMeanwhile(projectId);
-      const creating = rows.filter((file) => !onDisk.has(file.path));
-      const replacing = rows.filter((file) => onDisk.has(file.path));
-      writing = workspace.writeFiles(creating, (row, stat) => record(creating[row], stat));
+      writing = workspace.writeFiles(rows, (row, stat) => record(rows[row], stat), onDisk);
       writing.catch(() => undefined);
-      await eachLimited(replacing, REPLACE_CONCURRENCY, async (file) => record(file, await workspace.replaceFile(file.path, file.content, file.executable)));
     };
     let putFirst: Promise<void> | undefined;
     try {
@@ -233,24 +228,6 @@ class ProjectDeleted extends Error {
   constructor(override readonly cause: Error) {
     super(cause.message);
   }
-}
-
-/** Runs `work` on every item, at most `limit` at a time; on a failure, waits for the others, then throws it. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure) throw failure.error;
 }
 
 /** Returns a function that yields to the event loop once SLICE_MS of synchronous work has passed. */

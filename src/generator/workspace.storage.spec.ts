@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DomainError } from '../common/domain-error.js';
@@ -59,6 +59,51 @@ describe('workspace storage', () => {
     expect(statSync(join(workspace.dir, 'notes.txt')).mode & 0o777).toBe(0o644);
     expect(readFileSync(join(workspace.dir, 'notes.txt'), 'utf8')).toBe('v2!');
     expect(readdirSync(workspace.dir).sort()).toEqual(['notes.txt', 'run.sh']);
+  });
+
+  describe('replacing files on the writer thread', () => {
+    const versions = (count: number, text: string) =>
+      Array.from({ length: count }, (_, i) => ({ path: `src/f${i}.txt`, content: Buffer.from(`${text} ${i}`), executable: i === 0 }));
+
+    async function writeAll(files: ReturnType<typeof versions>, replacing: ReadonlySet<string> = new Set()) {
+      const workspace = storage.open(PROJECT);
+      const stats: number[] = [];
+      await workspace.writeFiles(files, (index, stat) => stats.push(stat.size), replacing);
+      return stats;
+    }
+
+    it('swaps each file atomically (an open reader keeps the old bytes) and leaves no old version behind', async () => {
+      mkdirSync(join(scratch, 'workspaces', PROJECT, 'src'), { recursive: true });
+      await writeAll(versions(20, 'old'));
+      const reader = openSync(join(scratch, 'workspaces', PROJECT, 'src/f3.txt'), 'r');
+      try {
+        const next = versions(20, 'new!');
+        expect(await writeAll(next, new Set(next.map((file) => file.path)))).toEqual(next.map((file) => file.content.length));
+        const old = Buffer.alloc(16);
+        expect(old.toString('utf8', 0, readSync(reader, old, 0, 16, 0))).toBe('old 3');
+      } finally {
+        closeSync(reader);
+      }
+      for (const [i, name] of ['f0.txt', 'f7.txt'].entries()) {
+        expect(readFileSync(join(scratch, 'workspaces', PROJECT, 'src', name), 'utf8')).toBe(`new! ${i * 7}`);
+      }
+      expect(statSync(join(scratch, 'workspaces', PROJECT, 'src/f0.txt')).mode & 0o777).toBe(0o755);
+      await storage.trashEmptied();
+      expect(readdirSync(join(scratch, 'workspaces')).filter((name) => name !== '.trash')).toEqual([PROJECT]);
+      expect(readdirSync(join(scratch, 'workspaces', '.trash'))).toEqual([]);
+      expect(readdirSync(join(scratch, 'workspaces', PROJECT, 'src')).sort()).toEqual(versions(20, '').map((file) => file.path.slice(4)).sort());
+    });
+
+    it('never puts old versions through a trash folder that is a symlink', async () => {
+      mkdirSync(join(scratch, 'workspaces', PROJECT, 'src'), { recursive: true });
+      symlinkSync(outside, join(scratch, 'workspaces', '.trash'));
+      await writeAll(versions(3, 'old'));
+      const next = versions(3, 'new');
+      await writeAll(next, new Set(next.map((file) => file.path)));
+      await storage.trashEmptied();
+      expect(readFileSync(join(scratch, 'workspaces', PROJECT, 'src/f2.txt'), 'utf8')).toBe('new 2');
+      expect(readdirSync(outside)).toEqual([]);
+    });
   });
 
   it('builds new folders under a temporary name and shows them only when complete', () => {

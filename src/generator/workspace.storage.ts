@@ -17,8 +17,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { open as openAsync, rename as renameAsync, rm as rmAsync } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { rm as rmAsync } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DomainError, ErrorDetail } from '../common/domain-error.js';
 import { FileWriter, LstatError, WriteJob, WriteJobError } from './file-writer.worker.js';
@@ -28,11 +27,12 @@ import type { WorkspaceScan } from './workspace-plan.js';
  * The one place the generator touches the filesystem. Operations are synchronous on purpose: a
  * generation makes thousands of small calls, and a trip through libuv's thread pool per call
  * costs more than the call itself (measured: 5,000 files take ~1.5-2x longer with fs/promises).
- * The generator runs them in short slices and yields to the event loop between them. Two
- * exceptions: new files are created in batches on a writer thread (writeFiles, see
- * file-writer.worker.ts), while the main thread reads the next batch; and existing files are
- * replaced asynchronously (replaceFile), because ext4 flushes the new data when a rename
- * replaces a file, and those waits overlap when several replacements run at once.
+ * The generator runs them in short slices and yields to the event loop between them. The
+ * exception: files are written in batches on a writer thread (writeFiles, see
+ * file-writer.worker.ts), while the main thread reads the next batch. A file that replaces an
+ * existing one first gives the old file a second name in a trash folder beside the workspaces
+ * (TRASH_FOLDER), so that the rename does not wait for ext4 to free the old blocks; the trash is
+ * emptied in the background once the batch is written.
  *
  * Safety rules: a symlink is never followed (walks use lstat semantics, files are opened with
  * O_NOFOLLOW, and a rename replaces a link rather than writing through it); before anything is
@@ -63,6 +63,8 @@ type ManifestRow = [sha256: string, size: number, mtimeMs: number, ino: number, 
 /** Version 2 adds the journal's token; a version 1 manifest is still read (without a journal). */
 const MANIFEST_VERSION = 2;
 const MANIFEST_FOLDER = '.manifests';
+/** Old versions of replaced files, until they are removed in the background (never read). */
+const TRASH_FOLDER = '.trash';
 /**
  * The journal is folded into a new snapshot once it would hold more records than this share of
  * the project's files (and at least JOURNAL_MIN_RECORDS): appending costs what changed, a
@@ -182,16 +184,48 @@ function entryOf(row: unknown[]): ManifestEntry | null {
   return { sha256, size, mtimeMs, ino, executable: executable === 1 };
 }
 
+/** Removals of trash folders still running in the background. */
+class TrashBin {
+  private readonly pending = new Set<Promise<void>>();
+
+  /** Removes `folder` and what it holds, in the background; a failure leaves it for the next start. */
+  empty(folder: string): void {
+    const removal = rmAsync(folder, { recursive: true, force: true }).catch(() => undefined);
+    this.pending.add(removal);
+    void removal.then(() => this.pending.delete(removal));
+  }
+
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
+  }
+}
+
 /** The folder under WORKSPACES_DIR that holds every project's workspace and manifest. */
 export class WorkspaceStorage {
   private readonly manifests = new ManifestCache(CACHED_MANIFESTS);
   private readonly writer = new FileWriter();
+  private readonly trash = new TrashBin();
 
   constructor(private readonly rootDir: string) {}
 
-  /** Stops the writer thread (Nest calls this at shutdown). */
+  /**
+   * Empties the trash a stopped process may have left (Nest calls this at start). Another process
+   * sharing the folder loses nothing by it: a replacement whose trash folder went replaces the old
+   * file directly, and its own background removal finds nothing to do.
+   */
+  async onModuleInit(): Promise<void> {
+    await rmAsync(join(resolve(this.rootDir), TRASH_FOLDER), { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Waits for the trash to be emptied, then stops the writer thread (Nest calls this at shutdown). */
   async onModuleDestroy(): Promise<void> {
+    await this.trash.settled();
     await this.writer.close();
+  }
+
+  /** Resolves once every trash folder scheduled for removal so far is gone (or failed to go). */
+  trashEmptied(): Promise<void> {
+    return this.trash.settled();
   }
 
   /** The folder that holds the projects' folders, created on first use (its real path). */
@@ -232,7 +266,7 @@ export class WorkspaceStorage {
       if (realpathSync.native(dir) !== dir) {
         throw unsafe('The project folder resolves outside the workspaces folder', [{ field: 'outputDir', rule: 'escapes-workspace', message: 'the project folder resolves elsewhere' }]);
       }
-      return new ProjectWorkspace(dir, manifest, this.manifests, this.writer);
+      return new ProjectWorkspace(dir, manifest, this.manifests, this.writer, join(root, TRASH_FOLDER), this.trash);
     });
   }
 
@@ -263,6 +297,8 @@ export class ProjectWorkspace {
     private readonly manifestPath: string,
     private readonly manifests: ManifestCache,
     private readonly writer: FileWriter,
+    private readonly trashDir: string,
+    private readonly trash: TrashBin,
   ) {
     this.journalPath = journalOf(manifestPath);
   }
@@ -463,10 +499,19 @@ export class ProjectWorkspace {
 
   /**
    * writeFile for many files at once, on the writer thread (file-writer.worker.ts), so the main
-   * thread is free meanwhile. Paths are checked here first, exactly as writeFile does. Each file
-   * written is reported to `onWritten` (also those before a failure), in order.
+   * thread is free meanwhile. Paths are checked here first, exactly as writeFile does. The files
+   * in `replacing` exist on disk: their old versions go to a trash folder as they are replaced
+   * (see the note at the top), which is emptied in the background afterwards. Each file written
+   * is reported to `onWritten` (also those before a failure), in order.
    */
-  async writeFiles(files: ReadonlyArray<{ path: string; content: Buffer; executable: boolean }>, onWritten: (index: number, stat: FileStat) => void): Promise<void> {
+  async writeFiles(
+    files: ReadonlyArray<{ path: string; content: Buffer; executable: boolean }>,
+    onWritten: (index: number, stat: FileStat) => void,
+    replacing: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
+    /** This batch's trash folder: not made yet (undefined), or unavailable (null). */
+    let trash: string | null | undefined;
+    let kept = 0;
     const jobs: WriteJob[] = files.map((file) => {
       const slash = file.path.lastIndexOf('/');
       const parent = slash === -1 ? '' : file.path.slice(0, slash);
@@ -476,7 +521,10 @@ export class ProjectWorkspace {
       }
       this.assertRealDir(parent);
       const temp = `${this.dir}/${parent ? `${parent}/` : ''}${this.tempPrefix}${this.tempCounter++}`;
-      return { target: `${this.dir}/${file.path}`, temp, content: file.content, mode: permissions(file.executable) };
+      if (!replacing.has(file.path)) return { target: `${this.dir}/${file.path}`, temp, content: file.content, mode: permissions(file.executable) };
+      if (trash === undefined) trash = this.trashFolder();
+      const keep = trash === null ? null : `${trash}/${kept++}`;
+      return { target: `${this.dir}/${file.path}`, temp, content: file.content, mode: permissions(file.executable), keep };
     });
     try {
       const stats = await this.writer.write(jobs);
@@ -485,42 +533,22 @@ export class ProjectWorkspace {
       if (!(error instanceof WriteJobError)) throw workspaceIoError(error, 'write', files[0]?.path ?? '');
       error.written.forEach((stat, index) => onWritten(index, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: (stat.mode & 0o111) !== 0 }));
       throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, 'write', files[error.index].path);
+    } finally {
+      if (trash) this.trash.empty(trash);
     }
   }
 
-  /**
-   * writeFile for a file that already exists, asynchronously so that several replacements can
-   * wait for the disk at once (see the note at the top). Same atomicity and safety rules.
-   */
-  async replaceFile(path: string, content: Buffer, executable: boolean): Promise<FileStat> {
-    const slash = path.lastIndexOf('/');
-    const parent = slash === -1 ? '' : path.slice(0, slash);
-    if (this.staged.has(parent)) return this.writeFile(path, content, executable);
-    this.assertRealDir(parent);
-    const target = `${this.dir}/${path}`;
-    const temp = `${this.dir}/${parent ? `${parent}/` : ''}${this.tempPrefix}${this.tempCounter++}`;
-    const mode = permissions(executable);
-    let handle: FileHandle | undefined;
+  /** A new folder in the trash for one batch's old versions, or null (then replacements free them directly). */
+  private trashFolder(): string | null {
+    const folder = `${this.trashDir}/${this.tempPrefix}${this.tempCounter++}`;
     try {
-      handle = await openAsync(temp, WRITE_FLAGS, mode);
-      for (let offset = 0; offset < content.length; ) offset += (await handle.write(content, offset, content.length - offset)).bytesWritten;
-      let stats = await handle.stat();
-      if ((stats.mode & 0o777) !== mode) {
-        await handle.chmod(mode);
-        stats = await handle.stat();
-      }
-      await handle.close();
-      handle = undefined;
-      await renameAsync(temp, target);
-      return statOf(stats);
-    } catch (error) {
-      try {
-        await handle?.close();
-        await rmAsync(temp, { force: true });
-      } catch {
-        // Reported below; a leftover temporary file is deleted by the next generation.
-      }
-      throw workspaceIoError(error, 'write', path);
+      mkdirSync(this.trashDir, { recursive: true, mode: 0o700 });
+      // Like every folder written into: exactly where it should be, never through a planted link.
+      if (realpathSync.native(this.trashDir) !== this.trashDir) return null;
+      mkdirSync(folder, { mode: 0o700 });
+      return folder;
+    } catch {
+      return null;
     }
   }
 
