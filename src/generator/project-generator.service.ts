@@ -31,12 +31,6 @@ const FIRST_BATCH_BYTES = 512 * 1024;
 
 const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
-/** Whether a manifest entry differs from what was recorded this time (same keys assumed). */
-function changedEntries(before: ReadonlyMap<string, ManifestEntry>, after: ReadonlyMap<string, ManifestEntry>): boolean {
-  for (const [path, entry] of after) if (before.get(path) !== entry) return true;
-  return false;
-}
-
 const sameStat = (a: FileStat, b: FileStat) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.executable === b.executable;
 
 /**
@@ -79,23 +73,42 @@ export class ProjectGenerator {
   private async materialise(session: GenerationSession, projectId: string, options: GenerateOptions): Promise<Omit<GenerateResult, 'durationMs'>> {
     // The database lists the files while the folder is walked.
     const listing = session.listFiles();
+    const fetch = (batch: DesiredFile[]) => session.fetchContents(batch.map((file) => file.path));
     let workspace: ProjectWorkspace;
     let scan: StatedScan;
     let manifest: ReadonlyMap<string, ManifestEntry>;
+    let prefetching: Promise<{ batch: DesiredFile[]; rows: Promise<FileContent[]> } | undefined> | undefined;
     try {
       workspace = this.storage.open(projectId, options);
-      // The walk and its lstats run while the listing arrives.
+      manifest = workspace.readManifest();
       const scanning = workspace.scan();
       scanning.catch(() => undefined);
-      manifest = workspace.readManifest();
+      // Files whose bytes changed in the database since the last generation wrote them are written
+      // whatever the disk holds: their first batch is read as soon as the listing is in, while the
+      // walk goes on.
+      prefetching = listing.then((files) => {
+        const stale = files.filter((file) => {
+          const entry = manifest.get(file.path);
+          return entry !== undefined && entry.sha256 !== file.sha256;
+        });
+        const [batch] = groupBySize(stale.sort(byPath), FIRST_BATCH_BYTES);
+        if (!batch) return undefined;
+        const rows = fetch(batch);
+        rows.catch(() => undefined);
+        return { batch, rows };
+      });
+      prefetching.catch(() => undefined);
       scan = await scanning;
     } catch (error) {
       listing.catch(() => undefined);
       throw error;
     }
     const files = await listing;
+    const prefetched = await prefetching;
     const plan = planWorkspace(files, scan);
     const recorded = new Map(manifest);
+    /** Paths whose manifest entry was set or removed by this generation. */
+    const changes = new Set<string>();
     const yieldTurn = turnTaker();
     let written = 0;
     let unchanged = 0;
@@ -103,24 +116,29 @@ export class ProjectGenerator {
 
     // Known to need writing before anything is inspected: missing files, and files whose bytes
     // changed in the database since the last generation wrote them. Their first (small) batch
-    // is on its way while folders are prepared and the other files on disk are checked.
-    const early = [...plan.missing];
-    const toCheck: DesiredFile[] = [];
-    for (const file of plan.present) {
+    // is on its way (or here) while folders are prepared and the other files on disk are checked.
+    const inFirst = new Set(prefetched?.batch.map((file) => file.path));
+    const early = plan.missing.filter((file) => !inFirst.has(file.path));
+    /** Files on disk that will be written: replaced, so their old versions go to the trash. */
+    const onDisk = new Set<string>();
+    const toCheck: Array<{ file: DesiredFile; stat: FileStat | null; entry: ManifestEntry | undefined }> = [];
+    for (const { file, at } of plan.present) {
       const entry = manifest.get(file.path);
-      if (entry && entry.sha256 !== file.sha256) early.push(file);
-      else toCheck.push(file);
+      if (entry && entry.sha256 !== file.sha256) {
+        onDisk.add(file.path);
+        if (!inFirst.has(file.path)) early.push(file);
+      } else toCheck.push({ file, stat: scan.stats[at], entry });
     }
     early.sort(byPath);
-    const [first, ...restEarly] = groupBySize(early, FIRST_BATCH_BYTES);
-    const onDisk = new Set(plan.present.map((file) => file.path));
+    const restEarly = groupBySize(early, FIRST_BATCH_BYTES);
+    const first = prefetched?.batch ?? restEarly.shift();
     const record = (file: FileContent, stat: FileStat) => {
       recorded.set(file.path, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: stat.executable, sha256: file.sha256 });
+      changes.add(file.path);
       written++;
       bytes += file.size;
     };
-    const fetch = (batch: DesiredFile[]) => session.fetchContents(batch.map((file) => file.path));
-    let next: Promise<FileContent[]> | undefined = first ? fetch(first) : undefined;
+    let next: Promise<FileContent[]> | undefined = prefetched?.rows ?? (first ? fetch(first) : undefined);
     /** The last batch's writes, on the writer thread. */
     let writing: Promise<void> | undefined;
     /** Hands a batch to the writer thread (not awaited: `writing`) once the last one is written. */
@@ -134,7 +152,7 @@ export class ProjectGenerator {
     try {
       for (const path of plan.deleteEntries) {
         workspace.removeEntry(path);
-        recorded.delete(path);
+        if (recorded.delete(path)) changes.add(path);
       }
       for (const path of plan.deleteDirs) workspace.removeDir(path);
       workspace.stageDirs(plan.createDirs);
@@ -146,10 +164,12 @@ export class ProjectGenerator {
 
       const changed: DesiredFile[] = [];
       for (let index = 0; index < toCheck.length; index++) {
-        const file = toCheck[index];
-        const outcome = this.check(workspace, file, scan.stats.get(file.path) ?? null, manifest.get(file.path), recorded);
-        if (outcome === 'write') changed.push(file);
-        else if (outcome === 'mode-fixed') written++;
+        const { file, stat, entry } = toCheck[index];
+        const outcome = this.check(workspace, file, stat, entry, recorded, changes);
+        if (outcome === 'write') {
+          changed.push(file);
+          if (stat) onDisk.add(file.path);
+        } else if (outcome === 'mode-fixed') written++;
         else unchanged++;
         if ((index & 63) === 63) await yieldTurn();
       }
@@ -169,9 +189,13 @@ export class ProjectGenerator {
       if (!(await session.projectExists())) throw await this.deletedMeanwhile(projectId);
       if (recorded.size !== files.length) {
         const wanted = new Set(files.map((file) => file.path));
-        for (const path of recorded.keys()) if (!wanted.has(path)) recorded.delete(path);
+        for (const path of recorded.keys()) {
+          if (wanted.has(path)) continue;
+          recorded.delete(path);
+          changes.add(path);
+        }
       }
-      if (written > 0 || plan.deleteEntries.length > 0 || recorded.size !== manifest.size || changedEntries(manifest, recorded)) workspace.writeManifest(recorded);
+      if (changes.size > 0) workspace.writeManifest(recorded, changes);
     } catch (error) {
       next?.catch(() => undefined);
       await putFirst?.catch(() => undefined);
@@ -184,7 +208,7 @@ export class ProjectGenerator {
       // Whatever is recorded still describes the disk truthfully: keep it, so the retry is quick.
       if (!(error instanceof ProjectDeleted)) {
         try {
-          workspace.writeManifest(recorded);
+          workspace.writeManifest(recorded, changes);
         } catch {
           // The disk is failing: the next generation hashes what it finds instead.
         }
@@ -205,15 +229,20 @@ export class ProjectGenerator {
     stat: FileStat | null,
     entry: ManifestEntry | undefined,
     recorded: Map<string, ManifestEntry>,
+    changes: Set<string>,
   ): 'write' | 'same' | 'mode-fixed' {
     if (!stat || stat.size !== file.size) return 'write';
     const trusted = entry !== undefined && sameStat(entry, stat);
     if (!trusted && workspace.hash(file.path) !== file.sha256) return 'write';
     if (stat.executable !== file.executable) {
       recorded.set(file.path, { ...workspace.setExecutable(file.path, file.executable), sha256: file.sha256 });
+      changes.add(file.path);
       return 'mode-fixed';
     }
-    if (!trusted) recorded.set(file.path, { ...stat, sha256: file.sha256 });
+    if (!trusted) {
+      recorded.set(file.path, { ...stat, sha256: file.sha256 });
+      changes.add(file.path);
+    }
     return 'same';
   }
 

@@ -126,12 +126,39 @@ describe('workspace storage', () => {
     execFileSync('mkfifo', [join(workspace.dir, 'a-fifo')]);
     const scan = await workspace.scan();
     expect([...scan.dirs].sort()).toEqual(['src', 'src/m0', 'src/m1', 'src/m2']);
-    expect(scan.entries.get('a-fifo')).toBe('other');
-    expect([...scan.stats.keys()].sort()).toEqual([...names].sort());
-    for (const name of names) {
+    expect(scan.others).toEqual(['a-fifo']);
+    expect([...scan.files].sort()).toEqual([...names].sort());
+    scan.files.forEach((name, index) => {
       const stats = lstatSync(join(workspace.dir, name));
-      expect(scan.stats.get(name)).toEqual({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('7.txt') });
+      expect(scan.stats[index]).toEqual({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('7.txt') });
+    });
+  });
+
+  it('finds every entry of a tree wide and deep enough to be walked by both threads', async () => {
+    const workspace = storage.open(PROJECT);
+    const names = [
+      ...Array.from({ length: 600 }, (_, i) => `top-${i}.txt`),
+      ...Array.from({ length: 1200 }, (_, i) => `src/m${i % 40}/f${i}.txt`),
+      ...Array.from({ length: 50 }, (_, i) => `src/m7/deep/er/g${i}.txt`),
+    ];
+    for (const name of names) {
+      mkdirSync(join(workspace.dir, name, '..'), { recursive: true });
+      workspace.writeFile(name, Buffer.from(name), name.endsWith('3.txt'));
     }
+    execFileSync('mkfifo', [join(workspace.dir, 'src/m12/a-fifo')]);
+    const scan = await workspace.scan();
+    expect([...scan.files].sort()).toEqual([...names].sort());
+    expect(scan.others).toEqual(['src/m12/a-fifo']);
+    expect([...scan.dirs].sort()).toEqual(['src', ...Array.from({ length: 40 }, (_, i) => `src/m${i}`), 'src/m7/deep', 'src/m7/deep/er'].sort());
+    scan.files.forEach((name, index) => {
+      const stats = lstatSync(join(workspace.dir, name));
+      expect([name, scan.stats[index]]).toEqual([name, { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('3.txt') }]);
+    });
+    symlinkSync(outside, join(workspace.dir, 'src/m7/deep/er/link'));
+    symlinkSync('/etc/passwd', join(workspace.dir, 'src/m31/passwd'));
+    const error = await refusalOf(() => workspace.scan());
+    expect(error.code).toBe('WORKSPACE_UNSAFE');
+    expect(error.details?.map((d) => d.path)).toEqual(['src/m31/passwd', 'src/m7/deep/er/link']);
   });
 
   it('refuses a workspace holding symlinks, naming each, without touching their targets', async () => {

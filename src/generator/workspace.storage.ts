@@ -20,7 +20,7 @@ import {
 import { rm as rmAsync } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DomainError, ErrorDetail } from '../common/domain-error.js';
-import { FileWriter, LstatError, WriteJob, WriteJobError } from './file-writer.worker.js';
+import { FileWriter, WalkError, WriteJob, WriteJobError } from './file-writer.worker.js';
 import type { WorkspaceScan } from './workspace-plan.js';
 
 /**
@@ -54,8 +54,17 @@ export interface ManifestEntry extends FileStat {
 
 /** A walk of the project's folder, with the lstat of each regular file taken during it. */
 export interface StatedScan extends WorkspaceScan {
-  /** Per regular file: its stat, or null when it stopped being a regular file before its lstat. */
-  stats: Map<string, FileStat | null>;
+  /** Per entry of `files`: its stat, or null when it stopped being a regular file before its lstat. */
+  stats: Array<FileStat | null>;
+}
+
+/** What one thread of a walk found. */
+interface Found {
+  files: string[];
+  stats: Array<FileStat | null>;
+  others: string[];
+  dirs: string[];
+  links: string[];
 }
 
 type ManifestRow = [sha256: string, size: number, mtimeMs: number, ino: number, executable: 0 | 1];
@@ -75,6 +84,12 @@ const JOURNAL_MIN_RECORDS = 256;
 /** A journal record: one file's manifest entry, or `[path]` when the file is no longer recorded. */
 type JournalRecord = [path: string, ...row: ManifestRow] | [path: string];
 const TEMP_PREFIX = '.fl-tmp-';
+/** A walk shares out folders once a level of the tree holds this many (or the tree ends). */
+const SHARED_FOLDERS_MIN = 16;
+/** Files found above the shared folders are lstat'ed in groups of this many. */
+const LSTAT_CHUNK = 256;
+/** The longest the main thread walks before the event loop gets a turn (the listing arrives meanwhile). */
+const WALK_SLICE_MS = 4;
 const MAX_LISTED = 20;
 const READ_CHUNK = 1024 * 1024;
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -306,64 +321,95 @@ export class ProjectWorkspace {
   private readonly journalPath: string;
 
   /**
-   * Walks the folder without following anything (refusing a workspace that holds a symlink), then
-   * lstats every regular file found: half on the writer thread, half here at the same time.
+   * Walks the folder without following anything, with the lstat of every regular file, and
+   * refuses a workspace that holds a symlink. The main thread reads the top of the tree until a
+   * level holds SHARED_FOLDERS_MIN folders; their subtrees (and the files found above them) are
+   * then shared with the writer thread, each thread taking the next one from a shared counter, so
+   * they finish together even while this one also takes turns for the event loop.
    */
   async scan(): Promise<StatedScan> {
-    const entries = new Map<string, 'file' | 'other'>();
-    const dirs = new Set<string>();
-    const files: string[] = [];
-    const symlinks: string[] = [];
-    const pending = [''];
-    while (pending.length > 0) {
-      const relative = pending.pop()!;
-      const listing = guard('read the folder', relative, () => readdirSync(relative ? join(this.dir, relative) : this.dir, { withFileTypes: true }));
-      for (const entry of listing) {
-        const path = relative ? `${relative}/${entry.name}` : entry.name;
-        if (entry.isSymbolicLink()) symlinks.push(path);
-        else if (entry.isDirectory()) {
-          dirs.add(path);
-          pending.push(path);
-        } else if (entry.isFile()) {
-          entries.set(path, 'file');
-          files.push(path);
-        } else entries.set(path, 'other');
+    const found: Found = { files: [], stats: [], others: [], dirs: [], links: [] };
+    const above: string[] = [];
+    let level = [''];
+    while (level.length > 0 && level.length < SHARED_FOLDERS_MIN) {
+      const next: string[] = [];
+      for (const folder of level) this.readFolder(folder, found, next, above);
+      level = next;
+    }
+    const chunks: string[][] = [];
+    for (let start = 0; start < above.length; start += LSTAT_CHUNK) chunks.push(above.slice(start, start + LSTAT_CHUNK));
+    const counter = new SharedArrayBuffer(4);
+    const claims = new Int32Array(counter);
+    const tasks = chunks.length + level.length;
+    const theirs = tasks > 0 ? this.writer.walk(this.dir, chunks, level, counter) : Promise.resolve({ files: [], stats: [], others: [], dirs: [], links: [] });
+    theirs.catch(() => undefined);
+    let sliceStart = performance.now();
+    for (let task = Atomics.add(claims, 0, 1); task < tasks; task = Atomics.add(claims, 0, 1)) {
+      if (task < chunks.length) for (const path of chunks[task]) this.lstatInto(path, found);
+      else this.walkFolder(level[task - chunks.length], found);
+      if (performance.now() - sliceStart >= WALK_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
     }
+    let other: Found;
+    try {
+      const reply = await theirs;
+      other = { ...reply, stats: reply.stats.map((stat) => stat && { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: (stat.mode & 0o111) !== 0 }) };
+    } catch (error) {
+      if (!(error instanceof WalkError)) throw workspaceIoError(error, 'inspect', '');
+      throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, error.action, error.path);
+    }
+    const symlinks = [...found.links, ...other.links];
     if (symlinks.length > 0) {
       symlinks.sort();
       const details = symlinks.slice(0, MAX_LISTED).map((path) => ({ field: 'path', rule: 'symlink', message: `"${path}" is a symbolic link`, path }));
       const more = symlinks.length > MAX_LISTED ? ` (and ${symlinks.length - MAX_LISTED} more)` : '';
       throw unsafe(`The workspace holds symbolic links, which generation never follows: ${symlinks.slice(0, 3).map((p) => `"${p}"`).join(', ')}${more}`, details);
     }
-    // Two threads at once: the writer thread takes the first half, this one the second.
-    const half = files.length >> 1;
-    const elsewhere = this.writer.lstat(this.dir, files.slice(0, half));
-    elsewhere.catch(() => undefined);
-    const stats = new Map<string, FileStat | null>();
-    const here: Array<FileStat | null> = new Array(files.length - half);
-    for (let index = half; index < files.length; index++) {
-      let found: Stats | undefined;
-      try {
-        found = lstatSync(`${this.dir}/${files[index]}`, { throwIfNoEntry: false });
-      } catch (error) {
-        throw workspaceIoError(error, 'inspect', files[index]);
-      }
-      here[index - half] = found?.isFile() ? statOf(found) : null;
+    return {
+      files: found.files.concat(other.files),
+      stats: found.stats.concat(other.stats),
+      others: found.others.concat(other.others),
+      dirs: new Set([...found.dirs, ...other.dirs]),
+    };
+  }
+
+  /** Reads one folder: links, folders (also added to `subfolders`), other entries, and regular files into `files`. */
+  private readFolder(relative: string, found: Found, subfolders: string[], files: string[]): void {
+    const listing = guard('read the folder', relative, () => readdirSync(relative ? `${this.dir}/${relative}` : this.dir, { withFileTypes: true }));
+    for (const entry of listing) {
+      const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isSymbolicLink()) found.links.push(path);
+      else if (entry.isDirectory()) {
+        found.dirs.push(path);
+        subfolders.push(path);
+      } else if (entry.isFile()) files.push(path);
+      else found.others.push(path);
     }
-    let theirs: Awaited<typeof elsewhere>;
+  }
+
+  /** Walks a folder's whole subtree, lstat-ing each regular file as its folder is read. */
+  private walkFolder(folder: string, found: Found): void {
+    const pending = [folder];
+    const here: string[] = [];
+    while (pending.length > 0) {
+      here.length = 0;
+      this.readFolder(pending.pop()!, found, pending, here);
+      for (const path of here) this.lstatInto(path, found);
+    }
+  }
+
+  /** Records a regular file the listing showed, with its lstat (null: no longer a regular file). */
+  private lstatInto(path: string, found: Found): void {
+    let stat: Stats | undefined;
     try {
-      theirs = await elsewhere;
+      stat = lstatSync(`${this.dir}/${path}`, { throwIfNoEntry: false });
     } catch (error) {
-      if (!(error instanceof LstatError)) throw workspaceIoError(error, 'inspect', '');
-      throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, 'inspect', error.path);
+      throw workspaceIoError(error, 'inspect', path);
     }
-    for (let index = 0; index < half; index++) {
-      const stat = theirs[index];
-      stats.set(files[index], stat && { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: (stat.mode & 0o111) !== 0 });
-    }
-    for (let index = half; index < files.length; index++) stats.set(files[index], here[index - half]);
-    return { entries, dirs, stats };
+    found.files.push(path);
+    found.stats.push(stat?.isFile() ? statOf(stat) : null);
   }
 
   /** SHA-256 of a file's bytes, read without following a symlink. */
@@ -595,16 +641,26 @@ export class ProjectWorkspace {
    * Records the manifest (it lives outside the project's folder); `entries` must not change
    * afterwards. When this process read or wrote the manifest on disk, only the entries that
    * differ from it are appended to the journal; otherwise, or once the journal is long, a new
-   * snapshot replaces both atomically.
+   * snapshot replaces both atomically. `changed`, when given, names every path whose entry
+   * differs from the manifest as read (set or removed), so that only those are compared.
    */
-  writeManifest(entries: ReadonlyMap<string, ManifestEntry>): void {
+  writeManifest(entries: ReadonlyMap<string, ManifestEntry>, changed?: Iterable<string>): void {
     const cached = this.manifests.get(this.manifestPath);
     this.manifests.forget(this.manifestPath);
     guard('record the manifest of', '', () => {
       if (cached?.token) {
         const records: JournalRecord[] = [];
-        for (const [path, entry] of entries) if (cached.entries.get(path) !== entry) records.push([path, ...rowOf(entry)]);
-        if (entries.size !== cached.entries.size || records.length > 0) for (const path of cached.entries.keys()) if (!entries.has(path)) records.push([path]);
+        if (changed) {
+          for (const path of changed) {
+            const entry = entries.get(path);
+            if (entry === undefined) {
+              if (cached.entries.has(path)) records.push([path]);
+            } else if (cached.entries.get(path) !== entry) records.push([path, ...rowOf(entry)]);
+          }
+        } else {
+          for (const [path, entry] of entries) if (cached.entries.get(path) !== entry) records.push([path, ...rowOf(entry)]);
+          if (entries.size !== cached.entries.size || records.length > 0) for (const path of cached.entries.keys()) if (!entries.has(path)) records.push([path]);
+        }
         const limit = Math.max(JOURNAL_MIN_RECORDS, Math.ceil(entries.size * JOURNAL_SHARE));
         const snapshot = versionOf(lstatSync(this.manifestPath, { throwIfNoEntry: false }));
         const journal = versionOf(lstatSync(this.journalPath, { throwIfNoEntry: false }));
