@@ -224,6 +224,18 @@ describe('workspace storage', () => {
       expect(reread()).toEqual(next);
     });
 
+    it('appends the entries it is told changed, set or removed, and the result reads back whole', () => {
+      const workspace = storage.open(PROJECT);
+      workspace.writeManifest(initial());
+      const next = new Map(workspace.readManifest());
+      next.set('f3.txt', entry(3, 'b'));
+      next.set('new.txt', entry(99));
+      next.delete('f7.txt');
+      workspace.writeManifest(next, ['f3.txt', 'new.txt', 'f7.txt', 'never-there.txt']);
+      expect(readFileSync(journalFile(), 'utf8').trim().split('\n').slice(1).map((line) => JSON.parse(line)[0]).sort()).toEqual(['f3.txt', 'f7.txt', 'new.txt']);
+      expect(reread()).toEqual(next);
+    });
+
     it('ignores a torn last record and a journal of another snapshot', () => {
       const workspace = storage.open(PROJECT);
       workspace.writeManifest(initial());
