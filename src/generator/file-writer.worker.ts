@@ -190,11 +190,14 @@ export class WalkError extends Error {
   }
 }
 
+/** Per file, STAT_FIELDS numbers: size (-1: no longer a regular file), mtimeMs, ino, mode. */
+export const STAT_FIELDS = 4;
+
 /** What the writer thread found in the tasks it took (paths relative to the walk's root). */
 export interface WalkFound {
-  /** Regular files as the folder listing said, each with its stat (null: no longer a regular file). */
+  /** Regular files as the folder listing said, with their lstat in `stats` (STAT_FIELDS each). */
   files: string[];
-  stats: Array<WrittenStat | null>;
+  stats: Float64Array;
   others: string[];
   dirs: string[];
   links: string[];
@@ -226,12 +229,7 @@ export class FileWriter {
   async walk(root: string, chunks: readonly string[][], dirs: readonly string[], counter: SharedArrayBuffer): Promise<WalkFound> {
     const reply = await this.call<WalkReply>((id) => ({ id, root, chunks, dirs, counter }));
     if (reply.error) throw new WalkError(reply.error.path, reply.error.action, reply.error.code, reply.error.syscall, reply.error.message);
-    const stats: Array<WrittenStat | null> = new Array(reply.files.length);
-    for (let index = 0; index < reply.files.length; index++) {
-      const at = index * 4;
-      stats[index] = reply.stats[at] < 0 ? null : { size: reply.stats[at], mtimeMs: reply.stats[at + 1], ino: reply.stats[at + 2], mode: reply.stats[at + 3] };
-    }
-    return { files: reply.files, stats, others: reply.others, dirs: reply.dirs, links: reply.links };
+    return { files: reply.files, stats: reply.stats, others: reply.others, dirs: reply.dirs, links: reply.links };
   }
 
   /** Creates the files in order; resolves with their stats, or rejects with a WriteJobError. */

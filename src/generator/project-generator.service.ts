@@ -3,7 +3,8 @@ import { AppConfig } from '../config/app-config.js';
 import { ProjectsService, projectNotFound } from '../projects/projects.service.js';
 import { FileContent, GenerationSession, groupBySize, ProjectContentRepository } from './project-content.repository.js';
 import { DesiredFile, planWorkspace } from './workspace-plan.js';
-import { FileStat, ManifestEntry, ProjectWorkspace, StatedScan, WorkspaceStorage } from './workspace.storage.js';
+import { STAT_FIELDS } from './file-writer.worker.js';
+import { FileStat, ManifestEntry, ProjectWorkspace, StatedScan, statAt, WorkspaceStorage } from './workspace.storage.js';
 
 export interface GenerateOptions {
   /** Remove the project's folder first (also a symlinked one) and write everything again. */
@@ -31,7 +32,6 @@ const FIRST_BATCH_BYTES = 512 * 1024;
 
 const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
-const sameStat = (a: FileStat, b: FileStat) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.executable === b.executable;
 
 /**
  * Materialises projects: writes a project's files from the database into
@@ -121,13 +121,13 @@ export class ProjectGenerator {
     const early = plan.missing.filter((file) => !inFirst.has(file.path));
     /** Files on disk that will be written: replaced, so their old versions go to the trash. */
     const onDisk = new Set<string>();
-    const toCheck: Array<{ file: DesiredFile; stat: FileStat | null; entry: ManifestEntry | undefined }> = [];
+    const toCheck: Array<{ file: DesiredFile; at: number; entry: ManifestEntry | undefined }> = [];
     for (const { file, at } of plan.present) {
       const entry = manifest.get(file.path);
       if (entry && entry.sha256 !== file.sha256) {
         onDisk.add(file.path);
         if (!inFirst.has(file.path)) early.push(file);
-      } else toCheck.push({ file, stat: scan.stats[at], entry });
+      } else toCheck.push({ file, at, entry });
     }
     early.sort(byPath);
     const restEarly = groupBySize(early, FIRST_BATCH_BYTES);
@@ -164,11 +164,11 @@ export class ProjectGenerator {
 
       const changed: DesiredFile[] = [];
       for (let index = 0; index < toCheck.length; index++) {
-        const { file, stat, entry } = toCheck[index];
-        const outcome = this.check(workspace, file, stat, entry, recorded, changes);
+        const { file, at, entry } = toCheck[index];
+        const outcome = this.check(workspace, file, scan.stats, at, entry, recorded, changes);
         if (outcome === 'write') {
           changed.push(file);
-          if (stat) onDisk.add(file.path);
+          if (scan.stats[at * STAT_FIELDS] >= 0) onDisk.add(file.path);
         } else if (outcome === 'mode-fixed') written++;
         else unchanged++;
         if ((index & 63) === 63) await yieldTurn();
@@ -226,21 +226,25 @@ export class ProjectGenerator {
   private check(
     workspace: ProjectWorkspace,
     file: DesiredFile,
-    stat: FileStat | null,
+    stats: Float64Array,
+    index: number,
     entry: ManifestEntry | undefined,
     recorded: Map<string, ManifestEntry>,
     changes: Set<string>,
   ): 'write' | 'same' | 'mode-fixed' {
-    if (!stat || stat.size !== file.size) return 'write';
-    const trusted = entry !== undefined && sameStat(entry, stat);
+    const at = index * STAT_FIELDS;
+    if (stats[at] < 0 || stats[at] !== file.size) return 'write';
+    const executable = (stats[at + 3] & 0o111) !== 0;
+    const trusted =
+      entry !== undefined && entry.size === stats[at] && entry.mtimeMs === stats[at + 1] && entry.ino === stats[at + 2] && entry.executable === executable;
     if (!trusted && workspace.hash(file.path) !== file.sha256) return 'write';
-    if (stat.executable !== file.executable) {
+    if (executable !== file.executable) {
       recorded.set(file.path, { ...workspace.setExecutable(file.path, file.executable), sha256: file.sha256 });
       changes.add(file.path);
       return 'mode-fixed';
     }
     if (!trusted) {
-      recorded.set(file.path, { ...stat, sha256: file.sha256 });
+      recorded.set(file.path, { ...statAt(stats, index)!, sha256: file.sha256 });
       changes.add(file.path);
     }
     return 'same';

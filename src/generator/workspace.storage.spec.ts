@@ -3,7 +3,7 @@ import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DomainError } from '../common/domain-error.js';
-import { WorkspaceStorage } from './workspace.storage.js';
+import { statAt, WorkspaceStorage } from './workspace.storage.js';
 
 const PROJECT = '7d9c1c1e-0000-4000-8000-000000000001';
 
@@ -130,7 +130,7 @@ describe('workspace storage', () => {
     expect([...scan.files].sort()).toEqual([...names].sort());
     scan.files.forEach((name, index) => {
       const stats = lstatSync(join(workspace.dir, name));
-      expect(scan.stats[index]).toEqual({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('7.txt') });
+      expect(statAt(scan.stats, index)).toEqual({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('7.txt') });
     });
   });
 
@@ -152,7 +152,7 @@ describe('workspace storage', () => {
     expect([...scan.dirs].sort()).toEqual(['src', ...Array.from({ length: 40 }, (_, i) => `src/m${i}`), 'src/m7/deep', 'src/m7/deep/er'].sort());
     scan.files.forEach((name, index) => {
       const stats = lstatSync(join(workspace.dir, name));
-      expect([name, scan.stats[index]]).toEqual([name, { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('3.txt') }]);
+      expect([name, statAt(scan.stats, index)]).toEqual([name, { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('3.txt') }]);
     });
     symlinkSync(outside, join(workspace.dir, 'src/m7/deep/er/link'));
     symlinkSync('/etc/passwd', join(workspace.dir, 'src/m31/passwd'));

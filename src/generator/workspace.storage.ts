@@ -20,7 +20,7 @@ import {
 import { rm as rmAsync } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DomainError, ErrorDetail } from '../common/domain-error.js';
-import { FileWriter, WalkError, WriteJob, WriteJobError } from './file-writer.worker.js';
+import { FileWriter, STAT_FIELDS, WalkError, WriteJob, WriteJobError } from './file-writer.worker.js';
 import type { WorkspaceScan } from './workspace-plan.js';
 
 /**
@@ -54,17 +54,45 @@ export interface ManifestEntry extends FileStat {
 
 /** A walk of the project's folder, with the lstat of each regular file taken during it. */
 export interface StatedScan extends WorkspaceScan {
-  /** Per entry of `files`: its stat, or null when it stopped being a regular file before its lstat. */
-  stats: Array<FileStat | null>;
+  /**
+   * Per entry of `files`, STAT_FIELDS numbers from its lstat: size (-1 when it stopped being a
+   * regular file before its lstat), mtimeMs, ino, mode. Numbers rather than an object per file:
+   * a regeneration makes thousands of them (statAt gives one as a FileStat).
+   */
+  stats: Float64Array;
 }
 
-/** What one thread of a walk found. */
-interface Found {
-  files: string[];
-  stats: Array<FileStat | null>;
-  others: string[];
-  dirs: string[];
-  links: string[];
+/** The stat of `scan.files[index]`, or null when it is no longer a regular file. */
+export function statAt(stats: Float64Array, index: number): FileStat | null {
+  const at = index * STAT_FIELDS;
+  return stats[at] < 0 ? null : { size: stats[at], mtimeMs: stats[at + 1], ino: stats[at + 2], executable: (stats[at + 3] & 0o111) !== 0 };
+}
+
+/** What the main thread found in its part of a walk. */
+class Found {
+  readonly files: string[] = [];
+  stats = new Float64Array(1024 * STAT_FIELDS);
+  readonly others: string[] = [];
+  readonly dirs: string[] = [];
+  readonly links: string[] = [];
+
+  addFile(path: string, stat: Stats | undefined): void {
+    const at = this.files.length * STAT_FIELDS;
+    if (at + STAT_FIELDS > this.stats.length) {
+      const grown = new Float64Array(this.stats.length * 2);
+      grown.set(this.stats);
+      this.stats = grown;
+    }
+    this.files.push(path);
+    if (!stat?.isFile()) {
+      this.stats[at] = -1;
+      return;
+    }
+    this.stats[at] = stat.size;
+    this.stats[at + 1] = stat.mtimeMs;
+    this.stats[at + 2] = stat.ino;
+    this.stats[at + 3] = stat.mode;
+  }
 }
 
 type ManifestRow = [sha256: string, size: number, mtimeMs: number, ino: number, executable: 0 | 1];
@@ -328,7 +356,7 @@ export class ProjectWorkspace {
    * they finish together even while this one also takes turns for the event loop.
    */
   async scan(): Promise<StatedScan> {
-    const found: Found = { files: [], stats: [], others: [], dirs: [], links: [] };
+    const found = new Found();
     const above: string[] = [];
     let level = [''];
     while (level.length > 0 && level.length < SHARED_FOLDERS_MIN) {
@@ -341,7 +369,7 @@ export class ProjectWorkspace {
     const counter = new SharedArrayBuffer(4);
     const claims = new Int32Array(counter);
     const tasks = chunks.length + level.length;
-    const theirs = tasks > 0 ? this.writer.walk(this.dir, chunks, level, counter) : Promise.resolve({ files: [], stats: [], others: [], dirs: [], links: [] });
+    const theirs = tasks > 0 ? this.writer.walk(this.dir, chunks, level, counter) : Promise.resolve({ files: [], stats: new Float64Array(0), others: [], dirs: [], links: [] });
     theirs.catch(() => undefined);
     let sliceStart = performance.now();
     for (let task = Atomics.add(claims, 0, 1); task < tasks; task = Atomics.add(claims, 0, 1)) {
@@ -352,10 +380,9 @@ export class ProjectWorkspace {
         sliceStart = performance.now();
       }
     }
-    let other: Found;
+    let other: Awaited<typeof theirs>;
     try {
-      const reply = await theirs;
-      other = { ...reply, stats: reply.stats.map((stat) => stat && { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: (stat.mode & 0o111) !== 0 }) };
+      other = await theirs;
     } catch (error) {
       if (!(error instanceof WalkError)) throw workspaceIoError(error, 'inspect', '');
       throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, error.action, error.path);
@@ -367,9 +394,12 @@ export class ProjectWorkspace {
       const more = symlinks.length > MAX_LISTED ? ` (and ${symlinks.length - MAX_LISTED} more)` : '';
       throw unsafe(`The workspace holds symbolic links, which generation never follows: ${symlinks.slice(0, 3).map((p) => `"${p}"`).join(', ')}${more}`, details);
     }
+    const stats = new Float64Array((found.files.length + other.files.length) * STAT_FIELDS);
+    stats.set(found.stats.subarray(0, found.files.length * STAT_FIELDS));
+    stats.set(other.stats.subarray(0, other.files.length * STAT_FIELDS), found.files.length * STAT_FIELDS);
     return {
       files: found.files.concat(other.files),
-      stats: found.stats.concat(other.stats),
+      stats,
       others: found.others.concat(other.others),
       dirs: new Set([...found.dirs, ...other.dirs]),
     };
@@ -408,8 +438,7 @@ export class ProjectWorkspace {
     } catch (error) {
       throw workspaceIoError(error, 'inspect', path);
     }
-    found.files.push(path);
-    found.stats.push(stat?.isFile() ? statOf(stat) : null);
+    found.addFile(path, stat);
   }
 
   /** SHA-256 of a file's bytes, read without following a symlink. */
