@@ -30,7 +30,7 @@ export interface FileContent extends FileMeta {
 
 /** What a generation may do while it holds its project's lock. */
 export interface GenerationSession {
-  /** Every file's metadata, ordered by path. */
+  /** Every file's metadata, in no particular order. */
   listFiles(): Promise<FileMeta[]>;
   /** The named files with their bytes; a file deleted meanwhile is simply absent. */
   fetchContents(paths: string[]): Promise<FileContent[]>;
@@ -125,7 +125,8 @@ export class ProjectContentRepository {
       listFiles: () =>
         copyBinary(
           client,
-          `SELECT path, sha256, size, mode FROM project_files WHERE project_id = ${client.escapeLiteral(projectId)}::uuid ORDER BY path`,
+          // Unordered: the generator sorts only what it writes, and PostgreSQL's sort of 5,000 paths took longer than the scan.
+          `SELECT path, sha256, size, mode FROM project_files WHERE project_id = ${client.escapeLiteral(projectId)}::uuid`,
           (row): FileMeta => ({ path: row.text(0), sha256: row.text(1), size: row.int4(2), executable: row.text(3) === 'executable' }),
         ),
       fetchContents: (paths) => this.fetchContents(client, projectId, paths),

@@ -3,7 +3,8 @@ import { AppConfig } from '../config/app-config.js';
 import { ProjectsService, projectNotFound } from '../projects/projects.service.js';
 import { FileContent, GenerationSession, groupBySize, ProjectContentRepository } from './project-content.repository.js';
 import { DesiredFile, planWorkspace } from './workspace-plan.js';
-import { FileStat, ManifestEntry, ProjectWorkspace, StatedScan, WorkspaceStorage } from './workspace.storage.js';
+import { STAT_FIELDS } from './file-writer.worker.js';
+import { FileStat, ManifestEntry, ProjectWorkspace, StatedScan, statAt, WorkspaceStorage } from './workspace.storage.js';
 
 export interface GenerateOptions {
   /** Remove the project's folder first (also a symlinked one) and write everything again. */
@@ -26,20 +27,11 @@ export interface GenerateResult {
 
 /** The longest stretch of synchronous filesystem work before the event loop gets a turn. */
 const SLICE_MS = 8;
-/** Replacements of existing files in flight at once (their waits for the disk overlap). */
-const REPLACE_CONCURRENCY = 8;
 /** The first batch is small, so writing starts early; the next ones are GENERATOR_BATCH_BYTES. */
 const FIRST_BATCH_BYTES = 512 * 1024;
 
 const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
-/** Whether a manifest entry differs from what was recorded this time (same keys assumed). */
-function changedEntries(before: ReadonlyMap<string, ManifestEntry>, after: ReadonlyMap<string, ManifestEntry>): boolean {
-  for (const [path, entry] of after) if (before.get(path) !== entry) return true;
-  return false;
-}
-
-const sameStat = (a: FileStat, b: FileStat) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.executable === b.executable;
 
 /**
  * Materialises projects: writes a project's files from the database into
@@ -81,23 +73,42 @@ export class ProjectGenerator {
   private async materialise(session: GenerationSession, projectId: string, options: GenerateOptions): Promise<Omit<GenerateResult, 'durationMs'>> {
     // The database lists the files while the folder is walked.
     const listing = session.listFiles();
+    const fetch = (batch: DesiredFile[]) => session.fetchContents(batch.map((file) => file.path));
     let workspace: ProjectWorkspace;
     let scan: StatedScan;
     let manifest: ReadonlyMap<string, ManifestEntry>;
+    let prefetching: Promise<{ batch: DesiredFile[]; rows: Promise<FileContent[]> } | undefined> | undefined;
     try {
       workspace = this.storage.open(projectId, options);
-      // The walk and its lstats run while the listing arrives.
+      manifest = workspace.readManifest();
       const scanning = workspace.scan();
       scanning.catch(() => undefined);
-      manifest = workspace.readManifest();
+      // Files whose bytes changed in the database since the last generation wrote them are written
+      // whatever the disk holds: their first batch is read as soon as the listing is in, while the
+      // walk goes on.
+      prefetching = listing.then((files) => {
+        const stale = files.filter((file) => {
+          const entry = manifest.get(file.path);
+          return entry !== undefined && entry.sha256 !== file.sha256;
+        });
+        const [batch] = groupBySize(stale.sort(byPath), FIRST_BATCH_BYTES);
+        if (!batch) return undefined;
+        const rows = fetch(batch);
+        rows.catch(() => undefined);
+        return { batch, rows };
+      });
+      prefetching.catch(() => undefined);
       scan = await scanning;
     } catch (error) {
       listing.catch(() => undefined);
       throw error;
     }
     const files = await listing;
+    const prefetched = await prefetching;
     const plan = planWorkspace(files, scan);
     const recorded = new Map(manifest);
+    /** Paths whose manifest entry was set or removed by this generation. */
+    const changes = new Set<string>();
     const yieldTurn = turnTaker();
     let written = 0;
     let unchanged = 0;
@@ -105,41 +116,43 @@ export class ProjectGenerator {
 
     // Known to need writing before anything is inspected: missing files, and files whose bytes
     // changed in the database since the last generation wrote them. Their first (small) batch
-    // is on its way while folders are prepared and the other files on disk are checked.
-    const early = [...plan.missing];
-    const toCheck: DesiredFile[] = [];
-    for (const file of plan.present) {
+    // is on its way (or here) while folders are prepared and the other files on disk are checked.
+    const inFirst = new Set(prefetched?.batch.map((file) => file.path));
+    const early = plan.missing.filter((file) => !inFirst.has(file.path));
+    /** Files on disk that will be written: replaced, so their old versions go to the trash. */
+    const onDisk = new Set<string>();
+    const toCheck: Array<{ file: DesiredFile; at: number; entry: ManifestEntry | undefined }> = [];
+    for (const { file, at } of plan.present) {
       const entry = manifest.get(file.path);
-      if (entry && entry.sha256 !== file.sha256) early.push(file);
-      else toCheck.push(file);
+      if (entry && entry.sha256 !== file.sha256) {
+        onDisk.add(file.path);
+        if (!inFirst.has(file.path)) early.push(file);
+      } else toCheck.push({ file, at, entry });
     }
     early.sort(byPath);
-    const [first, ...restEarly] = groupBySize(early, FIRST_BATCH_BYTES);
-    const onDisk = new Set(plan.present.map((file) => file.path));
+    const restEarly = groupBySize(early, FIRST_BATCH_BYTES);
+    const first = prefetched?.batch ?? restEarly.shift();
     const record = (file: FileContent, stat: FileStat) => {
       recorded.set(file.path, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: stat.executable, sha256: file.sha256 });
+      changes.add(file.path);
       written++;
       bytes += file.size;
     };
-    const fetch = (batch: DesiredFile[]) => session.fetchContents(batch.map((file) => file.path));
-    let next: Promise<FileContent[]> | undefined = first ? fetch(first) : undefined;
-    /** Creations of the last batch, on the writer thread. */
+    let next: Promise<FileContent[]> | undefined = prefetched?.rows ?? (first ? fetch(first) : undefined);
+    /** The last batch's writes, on the writer thread. */
     let writing: Promise<void> | undefined;
-    /** Writes a batch: new files on the writer thread (not awaited: `writing`), replacements here. */
+    /** Hands a batch to the writer thread (not awaited: `writing`) once the last one is written. */
     const put = async (batch: DesiredFile[], rows: FileContent[]) => {
       await writing;
       if (rows.length < batch.length && !(await session.projectExists())) throw await this.deletedMeanwhile(projectId);
-      const creating = rows.filter((file) => !onDisk.has(file.path));
-      const replacing = rows.filter((file) => onDisk.has(file.path));
-      writing = workspace.writeFiles(creating, (row, stat) => record(creating[row], stat));
+      writing = workspace.writeFiles(rows, (row, stat) => record(rows[row], stat), onDisk);
       writing.catch(() => undefined);
-      await eachLimited(replacing, REPLACE_CONCURRENCY, async (file) => record(file, await workspace.replaceFile(file.path, file.content, file.executable)));
     };
     let putFirst: Promise<void> | undefined;
     try {
       for (const path of plan.deleteEntries) {
         workspace.removeEntry(path);
-        recorded.delete(path);
+        if (recorded.delete(path)) changes.add(path);
       }
       for (const path of plan.deleteDirs) workspace.removeDir(path);
       workspace.stageDirs(plan.createDirs);
@@ -151,10 +164,12 @@ export class ProjectGenerator {
 
       const changed: DesiredFile[] = [];
       for (let index = 0; index < toCheck.length; index++) {
-        const file = toCheck[index];
-        const outcome = this.check(workspace, file, scan.stats.get(file.path) ?? null, manifest.get(file.path), recorded);
-        if (outcome === 'write') changed.push(file);
-        else if (outcome === 'mode-fixed') written++;
+        const { file, at, entry } = toCheck[index];
+        const outcome = this.check(workspace, file, scan.stats, at, entry, recorded, changes);
+        if (outcome === 'write') {
+          changed.push(file);
+          if (scan.stats[at * STAT_FIELDS] >= 0) onDisk.add(file.path);
+        } else if (outcome === 'mode-fixed') written++;
         else unchanged++;
         if ((index & 63) === 63) await yieldTurn();
       }
@@ -174,9 +189,13 @@ export class ProjectGenerator {
       if (!(await session.projectExists())) throw await this.deletedMeanwhile(projectId);
       if (recorded.size !== files.length) {
         const wanted = new Set(files.map((file) => file.path));
-        for (const path of recorded.keys()) if (!wanted.has(path)) recorded.delete(path);
+        for (const path of recorded.keys()) {
+          if (wanted.has(path)) continue;
+          recorded.delete(path);
+          changes.add(path);
+        }
       }
-      if (written > 0 || plan.deleteEntries.length > 0 || recorded.size !== manifest.size || changedEntries(manifest, recorded)) workspace.writeManifest(recorded);
+      if (changes.size > 0) workspace.writeManifest(recorded, changes);
     } catch (error) {
       next?.catch(() => undefined);
       await putFirst?.catch(() => undefined);
@@ -189,7 +208,7 @@ export class ProjectGenerator {
       // Whatever is recorded still describes the disk truthfully: keep it, so the retry is quick.
       if (!(error instanceof ProjectDeleted)) {
         try {
-          workspace.writeManifest(recorded);
+          workspace.writeManifest(recorded, changes);
         } catch {
           // The disk is failing: the next generation hashes what it finds instead.
         }
@@ -207,18 +226,27 @@ export class ProjectGenerator {
   private check(
     workspace: ProjectWorkspace,
     file: DesiredFile,
-    stat: FileStat | null,
+    stats: Float64Array,
+    index: number,
     entry: ManifestEntry | undefined,
     recorded: Map<string, ManifestEntry>,
+    changes: Set<string>,
   ): 'write' | 'same' | 'mode-fixed' {
-    if (!stat || stat.size !== file.size) return 'write';
-    const trusted = entry !== undefined && sameStat(entry, stat);
+    const at = index * STAT_FIELDS;
+    if (stats[at] < 0 || stats[at] !== file.size) return 'write';
+    const executable = (stats[at + 3] & 0o111) !== 0;
+    const trusted =
+      entry !== undefined && entry.size === stats[at] && entry.mtimeMs === stats[at + 1] && entry.ino === stats[at + 2] && entry.executable === executable;
     if (!trusted && workspace.hash(file.path) !== file.sha256) return 'write';
-    if (stat.executable !== file.executable) {
+    if (executable !== file.executable) {
       recorded.set(file.path, { ...workspace.setExecutable(file.path, file.executable), sha256: file.sha256 });
+      changes.add(file.path);
       return 'mode-fixed';
     }
-    if (!trusted) recorded.set(file.path, { ...stat, sha256: file.sha256 });
+    if (!trusted) {
+      recorded.set(file.path, { ...statAt(stats, index)!, sha256: file.sha256 });
+      changes.add(file.path);
+    }
     return 'same';
   }
 
@@ -233,24 +261,6 @@ class ProjectDeleted extends Error {
   constructor(override readonly cause: Error) {
     super(cause.message);
   }
-}
-
-/** Runs `work` on every item, at most `limit` at a time; on a failure, waits for the others, then throws it. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const lane = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure) throw failure.error;
 }
 
 /** Returns a function that yields to the event loop once SLICE_MS of synchronous work has passed. */

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DomainError } from '../common/domain-error.js';
-import { WorkspaceStorage } from './workspace.storage.js';
+import { statAt, WorkspaceStorage } from './workspace.storage.js';
 
 const PROJECT = '7d9c1c1e-0000-4000-8000-000000000001';
 
@@ -61,6 +61,51 @@ describe('workspace storage', () => {
     expect(readdirSync(workspace.dir).sort()).toEqual(['notes.txt', 'run.sh']);
   });
 
+  describe('replacing files on the writer thread', () => {
+    const versions = (count: number, text: string) =>
+      Array.from({ length: count }, (_, i) => ({ path: `src/f${i}.txt`, content: Buffer.from(`${text} ${i}`), executable: i === 0 }));
+
+    async function writeAll(files: ReturnType<typeof versions>, replacing: ReadonlySet<string> = new Set()) {
+      const workspace = storage.open(PROJECT);
+      const stats: number[] = [];
+      await workspace.writeFiles(files, (index, stat) => stats.push(stat.size), replacing);
+      return stats;
+    }
+
+    it('swaps each file atomically (an open reader keeps the old bytes) and leaves no old version behind', async () => {
+      mkdirSync(join(scratch, 'workspaces', PROJECT, 'src'), { recursive: true });
+      await writeAll(versions(20, 'old'));
+      const reader = openSync(join(scratch, 'workspaces', PROJECT, 'src/f3.txt'), 'r');
+      try {
+        const next = versions(20, 'new!');
+        expect(await writeAll(next, new Set(next.map((file) => file.path)))).toEqual(next.map((file) => file.content.length));
+        const old = Buffer.alloc(16);
+        expect(old.toString('utf8', 0, readSync(reader, old, 0, 16, 0))).toBe('old 3');
+      } finally {
+        closeSync(reader);
+      }
+      for (const [i, name] of ['f0.txt', 'f7.txt'].entries()) {
+        expect(readFileSync(join(scratch, 'workspaces', PROJECT, 'src', name), 'utf8')).toBe(`new! ${i * 7}`);
+      }
+      expect(statSync(join(scratch, 'workspaces', PROJECT, 'src/f0.txt')).mode & 0o777).toBe(0o755);
+      await storage.trashEmptied();
+      expect(readdirSync(join(scratch, 'workspaces')).filter((name) => name !== '.trash')).toEqual([PROJECT]);
+      expect(readdirSync(join(scratch, 'workspaces', '.trash'))).toEqual([]);
+      expect(readdirSync(join(scratch, 'workspaces', PROJECT, 'src')).sort()).toEqual(versions(20, '').map((file) => file.path.slice(4)).sort());
+    });
+
+    it('never puts old versions through a trash folder that is a symlink', async () => {
+      mkdirSync(join(scratch, 'workspaces', PROJECT, 'src'), { recursive: true });
+      symlinkSync(outside, join(scratch, 'workspaces', '.trash'));
+      await writeAll(versions(3, 'old'));
+      const next = versions(3, 'new');
+      await writeAll(next, new Set(next.map((file) => file.path)));
+      await storage.trashEmptied();
+      expect(readFileSync(join(scratch, 'workspaces', PROJECT, 'src/f2.txt'), 'utf8')).toBe('new 2');
+      expect(readdirSync(outside)).toEqual([]);
+    });
+  });
+
   it('builds new folders under a temporary name and shows them only when complete', () => {
     const workspace = storage.open(PROJECT);
     workspace.stageDirs(['src', 'src/lib', 'docs']);
@@ -81,12 +126,39 @@ describe('workspace storage', () => {
     execFileSync('mkfifo', [join(workspace.dir, 'a-fifo')]);
     const scan = await workspace.scan();
     expect([...scan.dirs].sort()).toEqual(['src', 'src/m0', 'src/m1', 'src/m2']);
-    expect(scan.entries.get('a-fifo')).toBe('other');
-    expect([...scan.stats.keys()].sort()).toEqual([...names].sort());
-    for (const name of names) {
+    expect(scan.others).toEqual(['a-fifo']);
+    expect([...scan.files].sort()).toEqual([...names].sort());
+    scan.files.forEach((name, index) => {
       const stats = lstatSync(join(workspace.dir, name));
-      expect(scan.stats.get(name)).toEqual({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('7.txt') });
+      expect(statAt(scan.stats, index)).toEqual({ size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('7.txt') });
+    });
+  });
+
+  it('finds every entry of a tree wide and deep enough to be walked by both threads', async () => {
+    const workspace = storage.open(PROJECT);
+    const names = [
+      ...Array.from({ length: 600 }, (_, i) => `top-${i}.txt`),
+      ...Array.from({ length: 1200 }, (_, i) => `src/m${i % 40}/f${i}.txt`),
+      ...Array.from({ length: 50 }, (_, i) => `src/m7/deep/er/g${i}.txt`),
+    ];
+    for (const name of names) {
+      mkdirSync(join(workspace.dir, name, '..'), { recursive: true });
+      workspace.writeFile(name, Buffer.from(name), name.endsWith('3.txt'));
     }
+    execFileSync('mkfifo', [join(workspace.dir, 'src/m12/a-fifo')]);
+    const scan = await workspace.scan();
+    expect([...scan.files].sort()).toEqual([...names].sort());
+    expect(scan.others).toEqual(['src/m12/a-fifo']);
+    expect([...scan.dirs].sort()).toEqual(['src', ...Array.from({ length: 40 }, (_, i) => `src/m${i}`), 'src/m7/deep', 'src/m7/deep/er'].sort());
+    scan.files.forEach((name, index) => {
+      const stats = lstatSync(join(workspace.dir, name));
+      expect([name, statAt(scan.stats, index)]).toEqual([name, { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, executable: name.endsWith('3.txt') }]);
+    });
+    symlinkSync(outside, join(workspace.dir, 'src/m7/deep/er/link'));
+    symlinkSync('/etc/passwd', join(workspace.dir, 'src/m31/passwd'));
+    const error = await refusalOf(() => workspace.scan());
+    expect(error.code).toBe('WORKSPACE_UNSAFE');
+    expect(error.details?.map((d) => d.path)).toEqual(['src/m31/passwd', 'src/m7/deep/er/link']);
   });
 
   it('refuses a workspace holding symlinks, naming each, without touching their targets', async () => {
@@ -149,6 +221,18 @@ describe('workspace storage', () => {
       workspace.writeManifest(next);
       expect(readFileSync(manifestFile()).equals(snapshot)).toBe(true);
       expect(readFileSync(journalFile(), 'utf8').trim().split('\n')).toHaveLength(4);
+      expect(reread()).toEqual(next);
+    });
+
+    it('appends the entries it is told changed, set or removed, and the result reads back whole', () => {
+      const workspace = storage.open(PROJECT);
+      workspace.writeManifest(initial());
+      const next = new Map(workspace.readManifest());
+      next.set('f3.txt', entry(3, 'b'));
+      next.set('new.txt', entry(99));
+      next.delete('f7.txt');
+      workspace.writeManifest(next, ['f3.txt', 'new.txt', 'f7.txt', 'never-there.txt']);
+      expect(readFileSync(journalFile(), 'utf8').trim().split('\n').slice(1).map((line) => JSON.parse(line)[0]).sort()).toEqual(['f3.txt', 'f7.txt', 'new.txt']);
       expect(reread()).toEqual(next);
     });
 

@@ -17,22 +17,22 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { open as openAsync, rename as renameAsync, rm as rmAsync } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { rm as rmAsync } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DomainError, ErrorDetail } from '../common/domain-error.js';
-import { FileWriter, LstatError, WriteJob, WriteJobError } from './file-writer.worker.js';
+import { FileWriter, STAT_FIELDS, WalkError, WriteJob, WriteJobError } from './file-writer.worker.js';
 import type { WorkspaceScan } from './workspace-plan.js';
 
 /**
  * The one place the generator touches the filesystem. Operations are synchronous on purpose: a
  * generation makes thousands of small calls, and a trip through libuv's thread pool per call
  * costs more than the call itself (measured: 5,000 files take ~1.5-2x longer with fs/promises).
- * The generator runs them in short slices and yields to the event loop between them. Two
- * exceptions: new files are created in batches on a writer thread (writeFiles, see
- * file-writer.worker.ts), while the main thread reads the next batch; and existing files are
- * replaced asynchronously (replaceFile), because ext4 flushes the new data when a rename
- * replaces a file, and those waits overlap when several replacements run at once.
+ * The generator runs them in short slices and yields to the event loop between them. The
+ * exception: files are written in batches on a writer thread (writeFiles, see
+ * file-writer.worker.ts), while the main thread reads the next batch. A file that replaces an
+ * existing one first gives the old file a second name in a trash folder beside the workspaces
+ * (TRASH_FOLDER), so that the rename does not wait for ext4 to free the old blocks; the trash is
+ * emptied in the background once the batch is written.
  *
  * Safety rules: a symlink is never followed (walks use lstat semantics, files are opened with
  * O_NOFOLLOW, and a rename replaces a link rather than writing through it); before anything is
@@ -54,8 +54,45 @@ export interface ManifestEntry extends FileStat {
 
 /** A walk of the project's folder, with the lstat of each regular file taken during it. */
 export interface StatedScan extends WorkspaceScan {
-  /** Per regular file: its stat, or null when it stopped being a regular file before its lstat. */
-  stats: Map<string, FileStat | null>;
+  /**
+   * Per entry of `files`, STAT_FIELDS numbers from its lstat: size (-1 when it stopped being a
+   * regular file before its lstat), mtimeMs, ino, mode. Numbers rather than an object per file:
+   * a regeneration makes thousands of them (statAt gives one as a FileStat).
+   */
+  stats: Float64Array;
+}
+
+/** The stat of `scan.files[index]`, or null when it is no longer a regular file. */
+export function statAt(stats: Float64Array, index: number): FileStat | null {
+  const at = index * STAT_FIELDS;
+  return stats[at] < 0 ? null : { size: stats[at], mtimeMs: stats[at + 1], ino: stats[at + 2], executable: (stats[at + 3] & 0o111) !== 0 };
+}
+
+/** What the main thread found in its part of a walk. */
+class Found {
+  readonly files: string[] = [];
+  stats = new Float64Array(1024 * STAT_FIELDS);
+  readonly others: string[] = [];
+  readonly dirs: string[] = [];
+  readonly links: string[] = [];
+
+  addFile(path: string, stat: Stats | undefined): void {
+    const at = this.files.length * STAT_FIELDS;
+    if (at + STAT_FIELDS > this.stats.length) {
+      const grown = new Float64Array(this.stats.length * 2);
+      grown.set(this.stats);
+      this.stats = grown;
+    }
+    this.files.push(path);
+    if (!stat?.isFile()) {
+      this.stats[at] = -1;
+      return;
+    }
+    this.stats[at] = stat.size;
+    this.stats[at + 1] = stat.mtimeMs;
+    this.stats[at + 2] = stat.ino;
+    this.stats[at + 3] = stat.mode;
+  }
 }
 
 type ManifestRow = [sha256: string, size: number, mtimeMs: number, ino: number, executable: 0 | 1];
@@ -63,6 +100,8 @@ type ManifestRow = [sha256: string, size: number, mtimeMs: number, ino: number, 
 /** Version 2 adds the journal's token; a version 1 manifest is still read (without a journal). */
 const MANIFEST_VERSION = 2;
 const MANIFEST_FOLDER = '.manifests';
+/** Old versions of replaced files, until they are removed in the background (never read). */
+const TRASH_FOLDER = '.trash';
 /**
  * The journal is folded into a new snapshot once it would hold more records than this share of
  * the project's files (and at least JOURNAL_MIN_RECORDS): appending costs what changed, a
@@ -73,6 +112,12 @@ const JOURNAL_MIN_RECORDS = 256;
 /** A journal record: one file's manifest entry, or `[path]` when the file is no longer recorded. */
 type JournalRecord = [path: string, ...row: ManifestRow] | [path: string];
 const TEMP_PREFIX = '.fl-tmp-';
+/** A walk shares out folders once a level of the tree holds this many (or the tree ends). */
+const SHARED_FOLDERS_MIN = 16;
+/** Files found above the shared folders are lstat'ed in groups of this many. */
+const LSTAT_CHUNK = 256;
+/** The longest the main thread walks before the event loop gets a turn (the listing arrives meanwhile). */
+const WALK_SLICE_MS = 4;
 const MAX_LISTED = 20;
 const READ_CHUNK = 1024 * 1024;
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -182,16 +227,48 @@ function entryOf(row: unknown[]): ManifestEntry | null {
   return { sha256, size, mtimeMs, ino, executable: executable === 1 };
 }
 
+/** Removals of trash folders still running in the background. */
+class TrashBin {
+  private readonly pending = new Set<Promise<void>>();
+
+  /** Removes `folder` and what it holds, in the background; a failure leaves it for the next start. */
+  empty(folder: string): void {
+    const removal = rmAsync(folder, { recursive: true, force: true }).catch(() => undefined);
+    this.pending.add(removal);
+    void removal.then(() => this.pending.delete(removal));
+  }
+
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
+  }
+}
+
 /** The folder under WORKSPACES_DIR that holds every project's workspace and manifest. */
 export class WorkspaceStorage {
   private readonly manifests = new ManifestCache(CACHED_MANIFESTS);
   private readonly writer = new FileWriter();
+  private readonly trash = new TrashBin();
 
   constructor(private readonly rootDir: string) {}
 
-  /** Stops the writer thread (Nest calls this at shutdown). */
+  /**
+   * Empties the trash a stopped process may have left (Nest calls this at start). Another process
+   * sharing the folder loses nothing by it: a replacement whose trash folder went replaces the old
+   * file directly, and its own background removal finds nothing to do.
+   */
+  async onModuleInit(): Promise<void> {
+    await rmAsync(join(resolve(this.rootDir), TRASH_FOLDER), { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Waits for the trash to be emptied, then stops the writer thread (Nest calls this at shutdown). */
   async onModuleDestroy(): Promise<void> {
+    await this.trash.settled();
     await this.writer.close();
+  }
+
+  /** Resolves once every trash folder scheduled for removal so far is gone (or failed to go). */
+  trashEmptied(): Promise<void> {
+    return this.trash.settled();
   }
 
   /** The folder that holds the projects' folders, created on first use (its real path). */
@@ -232,7 +309,7 @@ export class WorkspaceStorage {
       if (realpathSync.native(dir) !== dir) {
         throw unsafe('The project folder resolves outside the workspaces folder', [{ field: 'outputDir', rule: 'escapes-workspace', message: 'the project folder resolves elsewhere' }]);
       }
-      return new ProjectWorkspace(dir, manifest, this.manifests, this.writer);
+      return new ProjectWorkspace(dir, manifest, this.manifests, this.writer, join(root, TRASH_FOLDER), this.trash);
     });
   }
 
@@ -263,6 +340,8 @@ export class ProjectWorkspace {
     private readonly manifestPath: string,
     private readonly manifests: ManifestCache,
     private readonly writer: FileWriter,
+    private readonly trashDir: string,
+    private readonly trash: TrashBin,
   ) {
     this.journalPath = journalOf(manifestPath);
   }
@@ -270,64 +349,96 @@ export class ProjectWorkspace {
   private readonly journalPath: string;
 
   /**
-   * Walks the folder without following anything (refusing a workspace that holds a symlink), then
-   * lstats every regular file found: half on the writer thread, half here at the same time.
+   * Walks the folder without following anything, with the lstat of every regular file, and
+   * refuses a workspace that holds a symlink. The main thread reads the top of the tree until a
+   * level holds SHARED_FOLDERS_MIN folders; their subtrees (and the files found above them) are
+   * then shared with the writer thread, each thread taking the next one from a shared counter, so
+   * they finish together even while this one also takes turns for the event loop.
    */
   async scan(): Promise<StatedScan> {
-    const entries = new Map<string, 'file' | 'other'>();
-    const dirs = new Set<string>();
-    const files: string[] = [];
-    const symlinks: string[] = [];
-    const pending = [''];
-    while (pending.length > 0) {
-      const relative = pending.pop()!;
-      const listing = guard('read the folder', relative, () => readdirSync(relative ? join(this.dir, relative) : this.dir, { withFileTypes: true }));
-      for (const entry of listing) {
-        const path = relative ? `${relative}/${entry.name}` : entry.name;
-        if (entry.isSymbolicLink()) symlinks.push(path);
-        else if (entry.isDirectory()) {
-          dirs.add(path);
-          pending.push(path);
-        } else if (entry.isFile()) {
-          entries.set(path, 'file');
-          files.push(path);
-        } else entries.set(path, 'other');
+    const found = new Found();
+    const above: string[] = [];
+    let level = [''];
+    while (level.length > 0 && level.length < SHARED_FOLDERS_MIN) {
+      const next: string[] = [];
+      for (const folder of level) this.readFolder(folder, found, next, above);
+      level = next;
+    }
+    const chunks: string[][] = [];
+    for (let start = 0; start < above.length; start += LSTAT_CHUNK) chunks.push(above.slice(start, start + LSTAT_CHUNK));
+    const counter = new SharedArrayBuffer(4);
+    const claims = new Int32Array(counter);
+    const tasks = chunks.length + level.length;
+    const theirs = tasks > 0 ? this.writer.walk(this.dir, chunks, level, counter) : Promise.resolve({ files: [], stats: new Float64Array(0), others: [], dirs: [], links: [] });
+    theirs.catch(() => undefined);
+    let sliceStart = performance.now();
+    for (let task = Atomics.add(claims, 0, 1); task < tasks; task = Atomics.add(claims, 0, 1)) {
+      if (task < chunks.length) for (const path of chunks[task]) this.lstatInto(path, found);
+      else this.walkFolder(level[task - chunks.length], found);
+      if (performance.now() - sliceStart >= WALK_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
     }
+    let other: Awaited<typeof theirs>;
+    try {
+      other = await theirs;
+    } catch (error) {
+      if (!(error instanceof WalkError)) throw workspaceIoError(error, 'inspect', '');
+      throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, error.action, error.path);
+    }
+    const symlinks = [...found.links, ...other.links];
     if (symlinks.length > 0) {
       symlinks.sort();
       const details = symlinks.slice(0, MAX_LISTED).map((path) => ({ field: 'path', rule: 'symlink', message: `"${path}" is a symbolic link`, path }));
       const more = symlinks.length > MAX_LISTED ? ` (and ${symlinks.length - MAX_LISTED} more)` : '';
       throw unsafe(`The workspace holds symbolic links, which generation never follows: ${symlinks.slice(0, 3).map((p) => `"${p}"`).join(', ')}${more}`, details);
     }
-    // Two threads at once: the writer thread takes the first half, this one the second.
-    const half = files.length >> 1;
-    const elsewhere = this.writer.lstat(this.dir, files.slice(0, half));
-    elsewhere.catch(() => undefined);
-    const stats = new Map<string, FileStat | null>();
-    const here: Array<FileStat | null> = new Array(files.length - half);
-    for (let index = half; index < files.length; index++) {
-      let found: Stats | undefined;
-      try {
-        found = lstatSync(`${this.dir}/${files[index]}`, { throwIfNoEntry: false });
-      } catch (error) {
-        throw workspaceIoError(error, 'inspect', files[index]);
-      }
-      here[index - half] = found?.isFile() ? statOf(found) : null;
+    const stats = new Float64Array((found.files.length + other.files.length) * STAT_FIELDS);
+    stats.set(found.stats.subarray(0, found.files.length * STAT_FIELDS));
+    stats.set(other.stats.subarray(0, other.files.length * STAT_FIELDS), found.files.length * STAT_FIELDS);
+    return {
+      files: found.files.concat(other.files),
+      stats,
+      others: found.others.concat(other.others),
+      dirs: new Set([...found.dirs, ...other.dirs]),
+    };
+  }
+
+  /** Reads one folder: links, folders (also added to `subfolders`), other entries, and regular files into `files`. */
+  private readFolder(relative: string, found: Found, subfolders: string[], files: string[]): void {
+    const listing = guard('read the folder', relative, () => readdirSync(relative ? `${this.dir}/${relative}` : this.dir, { withFileTypes: true }));
+    for (const entry of listing) {
+      const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isSymbolicLink()) found.links.push(path);
+      else if (entry.isDirectory()) {
+        found.dirs.push(path);
+        subfolders.push(path);
+      } else if (entry.isFile()) files.push(path);
+      else found.others.push(path);
     }
-    let theirs: Awaited<typeof elsewhere>;
+  }
+
+  /** Walks a folder's whole subtree, lstat-ing each regular file as its folder is read. */
+  private walkFolder(folder: string, found: Found): void {
+    const pending = [folder];
+    const here: string[] = [];
+    while (pending.length > 0) {
+      here.length = 0;
+      this.readFolder(pending.pop()!, found, pending, here);
+      for (const path of here) this.lstatInto(path, found);
+    }
+  }
+
+  /** Records a regular file the listing showed, with its lstat (null: no longer a regular file). */
+  private lstatInto(path: string, found: Found): void {
+    let stat: Stats | undefined;
     try {
-      theirs = await elsewhere;
+      stat = lstatSync(`${this.dir}/${path}`, { throwIfNoEntry: false });
     } catch (error) {
-      if (!(error instanceof LstatError)) throw workspaceIoError(error, 'inspect', '');
-      throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, 'inspect', error.path);
+      throw workspaceIoError(error, 'inspect', path);
     }
-    for (let index = 0; index < half; index++) {
-      const stat = theirs[index];
-      stats.set(files[index], stat && { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: (stat.mode & 0o111) !== 0 });
-    }
-    for (let index = half; index < files.length; index++) stats.set(files[index], here[index - half]);
-    return { entries, dirs, stats };
+    found.addFile(path, stat);
   }
 
   /** SHA-256 of a file's bytes, read without following a symlink. */
@@ -463,10 +574,19 @@ export class ProjectWorkspace {
 
   /**
    * writeFile for many files at once, on the writer thread (file-writer.worker.ts), so the main
-   * thread is free meanwhile. Paths are checked here first, exactly as writeFile does. Each file
-   * written is reported to `onWritten` (also those before a failure), in order.
+   * thread is free meanwhile. Paths are checked here first, exactly as writeFile does. The files
+   * in `replacing` exist on disk: their old versions go to a trash folder as they are replaced
+   * (see the note at the top), which is emptied in the background afterwards. Each file written
+   * is reported to `onWritten` (also those before a failure), in order.
    */
-  async writeFiles(files: ReadonlyArray<{ path: string; content: Buffer; executable: boolean }>, onWritten: (index: number, stat: FileStat) => void): Promise<void> {
+  async writeFiles(
+    files: ReadonlyArray<{ path: string; content: Buffer; executable: boolean }>,
+    onWritten: (index: number, stat: FileStat) => void,
+    replacing: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
+    /** This batch's trash folder: not made yet (undefined), or unavailable (null). */
+    let trash: string | null | undefined;
+    let kept = 0;
     const jobs: WriteJob[] = files.map((file) => {
       const slash = file.path.lastIndexOf('/');
       const parent = slash === -1 ? '' : file.path.slice(0, slash);
@@ -476,7 +596,10 @@ export class ProjectWorkspace {
       }
       this.assertRealDir(parent);
       const temp = `${this.dir}/${parent ? `${parent}/` : ''}${this.tempPrefix}${this.tempCounter++}`;
-      return { target: `${this.dir}/${file.path}`, temp, content: file.content, mode: permissions(file.executable) };
+      if (!replacing.has(file.path)) return { target: `${this.dir}/${file.path}`, temp, content: file.content, mode: permissions(file.executable) };
+      if (trash === undefined) trash = this.trashFolder();
+      const keep = trash === null ? null : `${trash}/${kept++}`;
+      return { target: `${this.dir}/${file.path}`, temp, content: file.content, mode: permissions(file.executable), keep };
     });
     try {
       const stats = await this.writer.write(jobs);
@@ -485,42 +608,22 @@ export class ProjectWorkspace {
       if (!(error instanceof WriteJobError)) throw workspaceIoError(error, 'write', files[0]?.path ?? '');
       error.written.forEach((stat, index) => onWritten(index, { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, executable: (stat.mode & 0o111) !== 0 }));
       throw workspaceIoError({ code: error.code, syscall: error.syscall, message: error.message }, 'write', files[error.index].path);
+    } finally {
+      if (trash) this.trash.empty(trash);
     }
   }
 
-  /**
-   * writeFile for a file that already exists, asynchronously so that several replacements can
-   * wait for the disk at once (see the note at the top). Same atomicity and safety rules.
-   */
-  async replaceFile(path: string, content: Buffer, executable: boolean): Promise<FileStat> {
-    const slash = path.lastIndexOf('/');
-    const parent = slash === -1 ? '' : path.slice(0, slash);
-    if (this.staged.has(parent)) return this.writeFile(path, content, executable);
-    this.assertRealDir(parent);
-    const target = `${this.dir}/${path}`;
-    const temp = `${this.dir}/${parent ? `${parent}/` : ''}${this.tempPrefix}${this.tempCounter++}`;
-    const mode = permissions(executable);
-    let handle: FileHandle | undefined;
+  /** A new folder in the trash for one batch's old versions, or null (then replacements free them directly). */
+  private trashFolder(): string | null {
+    const folder = `${this.trashDir}/${this.tempPrefix}${this.tempCounter++}`;
     try {
-      handle = await openAsync(temp, WRITE_FLAGS, mode);
-      for (let offset = 0; offset < content.length; ) offset += (await handle.write(content, offset, content.length - offset)).bytesWritten;
-      let stats = await handle.stat();
-      if ((stats.mode & 0o777) !== mode) {
-        await handle.chmod(mode);
-        stats = await handle.stat();
-      }
-      await handle.close();
-      handle = undefined;
-      await renameAsync(temp, target);
-      return statOf(stats);
-    } catch (error) {
-      try {
-        await handle?.close();
-        await rmAsync(temp, { force: true });
-      } catch {
-        // Reported below; a leftover temporary file is deleted by the next generation.
-      }
-      throw workspaceIoError(error, 'write', path);
+      mkdirSync(this.trashDir, { recursive: true, mode: 0o700 });
+      // Like every folder written into: exactly where it should be, never through a planted link.
+      if (realpathSync.native(this.trashDir) !== this.trashDir) return null;
+      mkdirSync(folder, { mode: 0o700 });
+      return folder;
+    } catch {
+      return null;
     }
   }
 
@@ -567,16 +670,26 @@ export class ProjectWorkspace {
    * Records the manifest (it lives outside the project's folder); `entries` must not change
    * afterwards. When this process read or wrote the manifest on disk, only the entries that
    * differ from it are appended to the journal; otherwise, or once the journal is long, a new
-   * snapshot replaces both atomically.
+   * snapshot replaces both atomically. `changed`, when given, names every path whose entry
+   * differs from the manifest as read (set or removed), so that only those are compared.
    */
-  writeManifest(entries: ReadonlyMap<string, ManifestEntry>): void {
+  writeManifest(entries: ReadonlyMap<string, ManifestEntry>, changed?: Iterable<string>): void {
     const cached = this.manifests.get(this.manifestPath);
     this.manifests.forget(this.manifestPath);
     guard('record the manifest of', '', () => {
       if (cached?.token) {
         const records: JournalRecord[] = [];
-        for (const [path, entry] of entries) if (cached.entries.get(path) !== entry) records.push([path, ...rowOf(entry)]);
-        if (entries.size !== cached.entries.size || records.length > 0) for (const path of cached.entries.keys()) if (!entries.has(path)) records.push([path]);
+        if (changed) {
+          for (const path of changed) {
+            const entry = entries.get(path);
+            if (entry === undefined) {
+              if (cached.entries.has(path)) records.push([path]);
+            } else if (cached.entries.get(path) !== entry) records.push([path, ...rowOf(entry)]);
+          }
+        } else {
+          for (const [path, entry] of entries) if (cached.entries.get(path) !== entry) records.push([path, ...rowOf(entry)]);
+          if (entries.size !== cached.entries.size || records.length > 0) for (const path of cached.entries.keys()) if (!entries.has(path)) records.push([path]);
+        }
         const limit = Math.max(JOURNAL_MIN_RECORDS, Math.ceil(entries.size * JOURNAL_SHARE));
         const snapshot = versionOf(lstatSync(this.manifestPath, { throwIfNoEntry: false }));
         const journal = versionOf(lstatSync(this.journalPath, { throwIfNoEntry: false }));
