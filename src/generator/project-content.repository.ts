@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
+import { poolOf } from '../database/data-source.js';
 import { copyBinary } from './copy-binary.js';
 
 /**
@@ -57,8 +58,7 @@ export class ProjectContentRepository {
   private readonly pool: Pool;
 
   constructor(@InjectDataSource() dataSource: DataSource) {
-    // TypeORM's postgres driver keeps its pg.Pool as `master`: the same connections, one pool.
-    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+    this.pool = poolOf(dataSource);
   }
 
   /**
