@@ -52,7 +52,7 @@ $$`;
  *  - When no step of the run is left, the run ends: failed when a step not in p_tolerated failed.
  * Returns null when the step is no longer this execution's (cancelled, or taken over).
  */
-const FINISH_STEP_FUNCTION = `
+export const FINISH_STEP_FUNCTION = `
 CREATE FUNCTION "workflow_finish_step"(
   p_run uuid, p_step uuid, p_executions integer, p_status text, p_output jsonb, p_error text, p_logs jsonb, p_config jsonb,
   p_release text[], p_skip text[], p_leaves text[], p_tolerated text[], p_skip_error text

@@ -259,6 +259,14 @@ export class AppConfig {
   @IsInt() @Min(0)
   JOB_SHUTDOWN_GRACE_MS: number = 8_000;
 
+  /**
+   * Bull's job lock, in milliseconds: a worker renews it at half this interval, and a job whose
+   * worker stopped renewing it (killed) is given to another worker at the next check, which comes
+   * as often. Steps that were claimed are taken over sooner, by their heartbeats.
+   */
+  @IsInt() @Min(1_000)
+  JOB_LOCK_MS: number = 30_000;
+
   /** How long enqueueing may wait for Redis, in milliseconds; the periodic sweep re-enqueues what could not be. */
   @IsInt() @Min(100)
   JOB_ENQUEUE_TIMEOUT_MS: number = 5_000;
@@ -370,6 +378,23 @@ export class AppConfig {
   /** How often a running step proves its worker alive; one silent for 3 intervals is run again elsewhere. */
   @IsInt() @Min(50)
   WORKFLOW_STEP_HEARTBEAT_MS: number = 5_000;
+
+  /**
+   * How long a step that was never claimed may run before it is claimed (recorded as running in
+   * PostgreSQL, with heartbeats from then on). A step that ends sooner is claimed and finished in
+   * one write; meanwhile it shows as queued in the API (its SSE events are immediate), and a crash
+   * leaves it queued, to be run again. 0: every step is claimed before it runs.
+   */
+  @IsInt() @Min(0) @Max(60_000)
+  WORKFLOW_STEP_CLAIM_DELAY_MS: number = 50;
+
+  /**
+   * Largest output (JSON bytes) a step hands over in the job of the step that needs only it, so
+   * that one can run before its claim (WORKFLOW_STEP_CLAIM_DELAY_MS); a larger output is read by
+   * the claim instead.
+   */
+  @IsInt() @Min(0)
+  WORKFLOW_HANDOFF_OUTPUT_BYTES: number = 16 * 1024;
 
   /**
    * Whether the engine's step writes (claims, results, heartbeats) wait for the WAL flush. false:

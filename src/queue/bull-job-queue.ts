@@ -21,6 +21,8 @@ export function bullRootOptions(config: AppConfig): BullRootModuleOptions {
     // their dependents being added) go to Redis in one write. The blocking fetch stays on its own.
     redis: { enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['brpoplpush', 'bzpopmin'] },
     settings: {
+      lockDuration: config.JOB_LOCK_MS,
+      stalledInterval: config.JOB_LOCK_MS,
       backoffStrategies: {
         [BACKOFF_STRATEGY]: (attemptsMade: number, _error: Error, options?: JobBackoff) =>
           backoffDelay(options ?? { type: 'exponential', delayMs: config.JOB_BACKOFF_MS }, attemptsMade),

@@ -18,6 +18,11 @@ export interface ReadyStep {
   attempt: number;
   /** A retry waits this long. */
   delayMs?: number;
+  /**
+   * Set when the step was never claimed: its last attempt and (filled in by the engine) the
+   * status and output of what it reads, so that a worker may run it before claiming it.
+   */
+  unclaimed?: { lastAttempt: number; reads?: ClaimedStep['reads'] };
 }
 
 export interface ClaimedStep {
@@ -27,7 +32,10 @@ export interface ClaimedStep {
   type: string;
   attempt: number;
   lastAttempt: number;
-  /** This claim's number: the fence for every later write of this execution. */
+  /**
+   * This claim's number: the fence for every later write of this execution. 0 while the step
+   * runs unclaimed (see WORKFLOW_STEP_CLAIM_DELAY_MS): then its finish claims it too.
+   */
   executions: number;
   /** The run went queued → running with this claim. */
   runStarted: boolean;
@@ -83,7 +91,7 @@ export interface RecoverableStep {
 
 /** What workflow_finish_step returns. */
 interface FinishRow {
-  ready: Array<{ id: string; stepId: string; attempt: number }>;
+  ready: Array<{ id: string; stepId: string; attempt: number; lastAttempt: number; claimed: boolean }>;
   skipped: Array<{ stepId: string; attempt: number }>;
   runStarted: boolean;
   run: { status: 'succeeded' | 'failed'; error: string | null; output: Record<string, unknown> } | null;
@@ -104,6 +112,9 @@ interface FinishCall {
   runId: string;
   stepRunId: string;
   executions: number;
+  /** With executions 0: the attempt that ran, and how long ago it started. */
+  attempt: number;
+  elapsedMs: number;
   status: string;
   output?: unknown;
   error: string | null;
@@ -121,7 +132,8 @@ const MAX_BATCH = 50;
 /**
  * Every write of the engine, in SQL on the pool. A step costs two writes: its claim (one
  * function call) and its finish (one function call that records the result, queues the steps it
- * unblocks and ends the run when it was the last). The claims and the finishes of the steps
+ * unblocks and ends the run when it was the last); a step that ends before its claim was due
+ * (WORKFLOW_STEP_CLAIM_DELAY_MS) costs only the finish, which claims it too. The claims and the finishes of the steps
  * running in one process at once each go to PostgreSQL together (WriteBatcher): one statement
  * and one commit for all of them. Writes of an execution are fenced by its claim number, so a
  * worker that lost its claim cannot overwrite the one that took it over.
@@ -252,10 +264,15 @@ export class StepRunStore implements OnApplicationShutdown {
    * Records how an execution ended and, in the same commit (one call of workflow_finish_step,
    * see its migration), queues the steps it unblocks, skips those that can never run, and ends
    * the run when it was the last step. The run's row is locked first, so steps finishing at
-   * once see each other (fan-in).
+   * once see each other (fan-in). An execution that was never claimed (executions 0) is claimed
+   * in the same write, if its step is still queued for that attempt; `elapsedMs` dates its start.
+   * A retry is recorded only for a claimed execution.
    */
-  async finish(step: ClaimedStep, result: StepResult, graph: WorkflowGraph): Promise<FinishOutcome> {
-    if (result.status === 'retry') return this.scheduleRetry(step, result);
+  async finish(step: ClaimedStep, result: StepResult, graph: WorkflowGraph, elapsedMs = 0): Promise<FinishOutcome> {
+    if (result.status === 'retry') {
+      if (step.executions === 0) throw new Error('a retry is recorded for a claimed execution only');
+      return this.scheduleRetry(step, result);
+    }
     const definition = graph.steps.get(step.stepId);
     const met = result.status === 'succeeded' || result.status === 'skipped' || (result.status === 'failed' && definition?.continueOnError === true);
     const error = result.status === 'failed' ? result.error : null;
@@ -264,6 +281,8 @@ export class StepRunStore implements OnApplicationShutdown {
       runId: step.runId,
       stepRunId: step.id,
       executions: step.executions,
+      attempt: step.attempt,
+      elapsedMs,
       status: result.status,
       output,
       error,
@@ -280,7 +299,13 @@ export class StepRunStore implements OnApplicationShutdown {
     for (const skipped of row.skipped) changes.push({ stepId: skipped.stepId, status: 'skipped', attempt: skipped.attempt, error: SKIPPED_UPSTREAM });
     return {
       recorded: true,
-      ready: row.ready.map((ready) => ({ stepRunId: ready.id, runId: step.runId, stepId: ready.stepId, attempt: ready.attempt })),
+      ready: row.ready.map((ready) => ({
+        stepRunId: ready.id,
+        runId: step.runId,
+        stepId: ready.stepId,
+        attempt: ready.attempt,
+        ...(ready.claimed ? {} : { unclaimed: { lastAttempt: ready.lastAttempt } }),
+      })),
       changes,
       run: row.run ?? undefined,
       runStarted: row.runStarted,
@@ -290,7 +315,7 @@ export class StepRunStore implements OnApplicationShutdown {
   private async finishOne(call: FinishCall): Promise<FinishRow | null> {
     const { rows } = await this.pool.query<{ r: FinishRow | null }>({
       name: 'wf_finish',
-      text: `SELECT workflow_finish_step($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9::text[], $10::text[], $11::text[], $12::text[], $13) AS r`,
+      text: `SELECT workflow_finish_step($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9::text[], $10::text[], $11::text[], $12::text[], $13, $14, $15) AS r`,
       values: [
         call.runId,
         call.stepRunId,
@@ -305,6 +330,8 @@ export class StepRunStore implements OnApplicationShutdown {
         call.leaves,
         call.tolerated,
         SKIPPED_UPSTREAM,
+        call.attempt,
+        call.elapsedMs,
       ],
     });
     return rows[0]?.r ?? null;
@@ -322,7 +349,8 @@ export class StepRunStore implements OnApplicationShutdown {
         SELECT b.i, workflow_finish_step(
                  (b.e->>'runId')::uuid, (b.e->>'stepRunId')::uuid, (b.e->>'executions')::int, b.e->>'status', b.e->'output', b.e->>'error',
                  b.e->'logs', b.e->'config', ARRAY(SELECT jsonb_array_elements_text(b.e->'release')), ARRAY(SELECT jsonb_array_elements_text(b.e->'skip')),
-                 ARRAY(SELECT jsonb_array_elements_text(b.e->'leaves')), ARRAY(SELECT jsonb_array_elements_text(b.e->'tolerated')), $1) AS r
+                 ARRAY(SELECT jsonb_array_elements_text(b.e->'leaves')), ARRAY(SELECT jsonb_array_elements_text(b.e->'tolerated')), $1,
+                 (b.e->>'attempt')::int, (b.e->>'elapsedMs')::double precision) AS r
           FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS b(e, i)`,
       // JSON.stringify leaves out an undefined output or config: SQL NULL, as json() makes it.
       values: [SKIPPED_UPSTREAM, JSON.stringify(order.map((index) => calls[index]))],

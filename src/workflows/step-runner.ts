@@ -27,9 +27,9 @@ class FinalFailure extends Error {}
 
 /** The handle the engine keeps while a step executes here: for cancel, heartbeats and shutdown. */
 export interface Execution {
-  stepRunId: string;
+  /** The step as claimed: `executions` is 0 while it runs unclaimed (then it has no heartbeat). */
+  step: ClaimedStep;
   runId: string;
-  executions: number;
   abort(reason: AbortReason): void;
 }
 
@@ -48,7 +48,17 @@ export class StepRunner {
     private readonly config: AppConfig,
   ) {}
 
-  async execute(run: RunContext, step: ClaimedStep, jobSignal: AbortSignal, track: (execution: Execution) => () => void): Promise<ExecutionEnd> {
+  /**
+   * `claim`, for a step that runs unclaimed: claims it (once), and says whether it is still this
+   * worker's; a checkpoint is saved only once the step is claimed.
+   */
+  async execute(
+    run: RunContext,
+    step: ClaimedStep,
+    jobSignal: AbortSignal,
+    track: (execution: Execution) => () => void,
+    claim?: () => Promise<boolean>,
+  ): Promise<ExecutionEnd> {
     const definition = run.graph.steps.get(step.stepId);
     const logs = new StepLog(run.id, step, this.events, this.config);
     let mask = new SecretMask([]);
@@ -107,7 +117,7 @@ export class StepRunner {
     jobSignal.addEventListener('abort', onJobAbort, { once: true });
     const timeoutMs = definition.timeoutMs ?? this.config.WORKFLOW_STEP_TIMEOUT_MS;
     const timer = setTimeout(() => abort('timeout'), timeoutMs);
-    const untrack = track({ stepRunId: step.id, runId: run.id, executions: step.executions, abort });
+    const untrack = track({ step, runId: run.id, abort });
     const outputs: Record<string, unknown> = Object.create(null);
     for (const [id, read] of Object.entries(step.reads)) outputs[id] = read.output;
     const ctx: StepContext = {
@@ -123,7 +133,7 @@ export class StepRunner {
       progress: (progress: StepProgress) => logs.progress(progress),
       checkpoint: step.checkpoint ?? null,
       saveCheckpoint: async (value: unknown) => {
-        if (!(await this.store.saveCheckpoint(step.id, step.executions, value))) {
+        if ((step.executions === 0 && claim && !(await claim())) || !(await this.store.saveCheckpoint(step.id, step.executions, value))) {
           abort('lost');
           throw controller.signal.reason;
         }

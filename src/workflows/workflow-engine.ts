@@ -4,8 +4,9 @@ import { InProcessJobQueue } from '../queue/in-process-job-queue.js';
 import { JobContext, JobQueue, PendingJob } from '../queue/job-queue.js';
 import { RunCache } from './run-cache.js';
 import { RunEvents } from './run-events.js';
-import { Execution, StepRunner } from './step-runner.js';
-import { FinishOutcome, ReadyStep, StepRunStore } from './step-run.store.js';
+import type { RunContext } from './run-cache.js';
+import { Execution, ExecutionEnd, StepRunner } from './step-runner.js';
+import { ClaimedStep, FinishOutcome, ReadyStep, StepResult, StepRunStore } from './step-run.store.js';
 
 /** The job type of workflow steps on the queue seam. */
 export const WORKFLOW_STEP_JOB = 'workflow-step';
@@ -20,6 +21,12 @@ export interface StepJob {
   attempt: number;
   /** Upstream steps the step reads (so a worker new to the run claims and loads it in one call); the sweep leaves it out. */
   reads?: string[];
+  /**
+   * Set when the step was never claimed and was queued by the one step it reads, which hands over
+   * its status and output: the step may run before it is claimed (WORKFLOW_STEP_CLAIM_DELAY_MS),
+   * with what the claim would have given (its last attempt, what it reads).
+   */
+  unclaimed?: { lastAttempt: number; reads: ClaimedStep['reads'] };
 }
 
 /**
@@ -96,7 +103,14 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
         this.queue
           .enqueue<StepJob>(
             WORKFLOW_STEP_JOB,
-            { runId: step.runId, stepRunId: step.stepRunId, stepId: step.stepId, attempt: step.attempt, reads: this.runs.peek(step.runId)?.graph.reads.get(step.stepId) },
+            {
+              runId: step.runId,
+              stepRunId: step.stepRunId,
+              stepId: step.stepId,
+              attempt: step.attempt,
+              reads: this.runs.peek(step.runId)?.graph.reads.get(step.stepId),
+              unclaimed: step.unclaimed?.reads && { lastAttempt: step.unclaimed.lastAttempt, reads: step.unclaimed.reads },
+            },
             { jobId: jobIdOf(step.stepRunId, step.attempt), delayMs: step.delayMs },
           )
           .catch((error: Error) => this.logger.warn(`could not enqueue step "${step.stepId}" of run ${step.runId} (the sweep will): ${error.message}`)),
@@ -109,8 +123,35 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
     for (const execution of this.executing.values()) if (execution.runId === runId) execution.abort(reason);
   }
 
-  /** One job: claim, run, record, enqueue what became ready. Safe to run twice. */
+  /**
+   * One job: claim, run, record, enqueue what became ready. Safe to run twice. A step never
+   * claimed that reads no other step's output runs at once instead, and is claimed only if it is
+   * still running after WORKFLOW_STEP_CLAIM_DELAY_MS: a quick step is claimed and recorded in one
+   * write (its finish), and a cancel or another worker's claim meanwhile makes that write a no-op.
+   */
   private async handle(job: StepJob, jobCtx: JobContext): Promise<void> {
+    const delayMs = this.config.WORKFLOW_STEP_CLAIM_DELAY_MS;
+    // (A worker new to the run claims it at once: the claim brings the run along.)
+    const known = job.unclaimed && delayMs > 0 ? this.runs.peek(job.runId) : undefined;
+    if (known) {
+      const run = known;
+      const definition = run.graph.steps.get(job.stepId);
+      if (definition && job.unclaimed) {
+        const step: ClaimedStep = {
+          id: job.stepRunId,
+          runId: run.id,
+          stepId: job.stepId,
+          type: definition.type,
+          attempt: job.attempt,
+          lastAttempt: job.unclaimed.lastAttempt,
+          executions: 0,
+          runStarted: false,
+          reads: job.unclaimed.reads,
+          checkpoint: null,
+        };
+        return this.run(run, step, jobCtx, new DeferredClaim(step, () => this.store.claim(step.id, step.attempt, this.staleMs, [], false), delayMs, () => this.executing.get(step.id)?.abort('lost')));
+      }
+    }
     // A worker new to the run gets it with the claim, when the job says what the step reads.
     let run = this.runs.peek(job.runId) ?? (job.reads ? undefined : await this.runs.get(job.runId));
     if (!run && !job.reads) return;
@@ -118,22 +159,56 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
     if (!claimed) return;
     run ??= claimed.run ? this.runs.add(claimed.runId, claimed.run) : undefined;
     if (!run) return;
-    const at = () => new Date().toISOString();
-    if (claimed.runStarted) this.events.publish({ type: 'run', runId: run.id, status: 'running', at: at() });
-    this.events.publish({ type: 'step', runId: run.id, stepId: claimed.stepId, status: 'running', attempt: claimed.attempt, at: at() });
-    const end = await this.runner.execute(run, claimed, jobCtx.signal, (execution) => {
-      this.executing.set(execution.stepRunId, execution);
-      return () => this.executing.delete(execution.stepRunId);
-    });
+    if (claimed.runStarted) this.events.publish({ type: 'run', runId: run.id, status: 'running', at: new Date().toISOString() });
+    return this.run(run, claimed, jobCtx);
+  }
+
+  /** Executes a step (claimed, or with its deferred claim), records how it ended and enqueues what became ready. */
+  private async run(run: RunContext, step: ClaimedStep, jobCtx: JobContext, deferred?: DeferredClaim): Promise<void> {
+    const started = performance.now();
+    this.events.publish({ type: 'step', runId: run.id, stepId: step.stepId, status: 'running', attempt: step.attempt, at: new Date().toISOString() });
+    let end: ExecutionEnd;
+    try {
+      end = await this.runner.execute(
+        run,
+        step,
+        jobCtx.signal,
+        (execution) => {
+          this.executing.set(execution.step.id, execution);
+          return () => this.executing.delete(execution.step.id);
+        },
+        deferred && (() => deferred.now()),
+      );
+    } finally {
+      deferred?.stop();
+    }
+    // A claim on its way decides whether the step is still this worker's.
+    if (deferred?.started && !(await deferred.now())) return;
     if (end.status === 'abandoned') return;
     if (end.status === 'released') {
-      await this.store.release(claimed.id, claimed.executions);
+      if (step.executions > 0) await this.store.release(step.id, step.executions);
       throw new Error('shutting down: the step is handed back');
     }
-    const outcome = await this.store.finish(claimed, end, run.graph);
+    if (end.status === 'retry' && step.executions === 0 && !(await deferred?.now())) return;
+    const outcome = await this.store.finish(step, end, run.graph, performance.now() - started);
     if (!outcome.recorded) return;
+    this.handOver(run, step, end, outcome.ready);
     await this.dispatch(outcome.ready);
     this.announce(run.id, outcome);
+  }
+
+  /**
+   * Gives each step this one queued, never claimed, that reads only this step, this step's status
+   * and output (when small: WORKFLOW_HANDOFF_OUTPUT_BYTES), so it can run before its claim.
+   */
+  private handOver(run: RunContext, step: ClaimedStep, end: StepResult, ready: ReadyStep[]): void {
+    if (end.status === 'retry' || !ready.some((next) => next.unclaimed)) return;
+    const output = 'output' in end ? (end.output ?? null) : null;
+    if ((JSON.stringify(output)?.length ?? 0) > this.config.WORKFLOW_HANDOFF_OUTPUT_BYTES) return;
+    for (const next of ready) {
+      const reads = run.graph.reads.get(next.stepId);
+      if (next.unclaimed && reads?.length === 1 && reads[0] === step.stepId) next.unclaimed.reads = { [step.stepId]: { status: end.status, output } };
+    }
   }
 
   /** Publishes what a finish changed. */
@@ -157,12 +232,57 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
   /** One write for every step executing here; a step found no longer ours (cancelled, taken over) is aborted. */
   private async heartbeat(): Promise<void> {
     if (this.executing.size === 0 || this.stopping) return;
-    const executions = [...this.executing.values()];
+    // A step running unclaimed has no heartbeat yet: it is queued in PostgreSQL.
+    const executions = [...this.executing.values()].filter((execution) => execution.step.executions > 0);
+    if (executions.length === 0) return;
     try {
-      const lost = await this.store.heartbeat(executions.map(({ stepRunId, executions: n }) => ({ id: stepRunId, executions: n })));
-      for (const execution of executions) if (lost.has(execution.stepRunId)) execution.abort('lost');
+      const lost = await this.store.heartbeat(executions.map(({ step }) => ({ id: step.id, executions: step.executions })));
+      for (const execution of executions) if (lost.has(execution.step.id)) execution.abort('lost');
     } catch (error) {
       this.logger.warn(`workflow step heartbeat failed: ${(error as Error).message}`);
     }
+  }
+}
+
+/**
+ * The claim of a step that runs before it is claimed: made when the step has run for the delay,
+ * saves a checkpoint, or must be retried. Losing it (cancelled, or claimed elsewhere) aborts
+ * the execution.
+ */
+class DeferredClaim {
+  private timer?: NodeJS.Timeout;
+  private claiming?: Promise<boolean>;
+
+  constructor(
+    private readonly step: ClaimedStep,
+    private readonly claim: () => Promise<ClaimedStep | null>,
+    delayMs: number,
+    private readonly lost: () => void,
+  ) {
+    this.timer = setTimeout(() => void this.now().catch(() => undefined), delayMs);
+  }
+
+  /** Whether the claim was made or is on its way. */
+  get started(): boolean {
+    return this.claiming !== undefined;
+  }
+
+  /** Claims the step now, once: true while it is this worker's. */
+  now(): Promise<boolean> {
+    clearTimeout(this.timer);
+    this.claiming ??= this.claim().then((claimed) => {
+      if (!claimed) {
+        this.lost();
+        return false;
+      }
+      this.step.executions = claimed.executions;
+      return true;
+    });
+    return this.claiming;
+  }
+
+  /** No claim from the timer any more (the execution ended). */
+  stop(): void {
+    clearTimeout(this.timer);
   }
 }

@@ -68,24 +68,25 @@ const MODES: Array<[string, boolean]> = [
 describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, redis) => {
   const runIt = !redis || REDIS_URL ? it : it.skip;
   const children: ServiceProcess[] = [];
-  let slow: SlowServer | undefined;
-  let database: TestDatabase | undefined;
-  let app: TestApp | undefined;
-  let dataDir: string | undefined;
+  const cleanups: Array<() => Promise<unknown> | void> = [];
   const pools: pg.Pool[] = [];
 
   afterAll(async () => {
     for (const child of children) await child.stop('SIGKILL');
     for (const pool of pools) await pool.end();
-    await app?.close();
-    await slow?.close();
-    await database?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  runIt('leads to the step running again in another worker, and the run succeeding', async () => {
-    slow = await startSlowServer();
-    dataDir = mkdtempSync(join(tmpdir(), 'fl-wf-crash-'));
+  /**
+   * `claimed`: the kill comes once the step is claimed (running, heartbeating); otherwise while it
+   * still runs before its claim (WORKFLOW_STEP_CLAIM_DELAY_MS), queued in PostgreSQL.
+   */
+  const crashMidStep = async (claimed: boolean) => {
+    const slow = await startSlowServer();
+    cleanups.push(() => slow.close());
+    const dataDir = mkdtempSync(join(tmpdir(), 'fl-wf-crash-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    let app: TestApp | undefined;
     const token = `fl_${randomBytes(32).toString('base64url')}`;
     const common: Record<string, string> = {
       BOOTSTRAP_API_KEY: token,
@@ -97,6 +98,9 @@ describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, 
       WORKFLOW_STEP_HEARTBEAT_MS: '200',
       QUEUE_SWEEP_INTERVAL_MS: '300',
       RATE_LIMIT_MAX: '1000000',
+      WORKFLOW_STEP_CLAIM_DELAY_MS: claimed ? '50' : '60000',
+      // A killed worker's Bull job (a step it ran unclaimed) goes to another worker within ~2 s.
+      JOB_LOCK_MS: '1000',
     };
     let api: { base: string; token: string };
     let sql: (text: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
@@ -106,12 +110,14 @@ describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, 
       const prefix = `fl-wf-crash-${randomBytes(4).toString('hex')}`;
       const { BOOTSTRAP_API_KEY: _key, SECRETS_KEY: _secrets, ...shared } = common;
       app = await startTestApp({ ...shared, REDIS_URL: REDIS_URL!, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: '0' });
+      cleanups.push(() => app!.close());
       const env = { ...common, BOOTSTRAP_API_KEY: app.adminToken, SECRETS_KEY: app.config.SECRETS_KEY!, DATABASE_URL: app.databaseUrl, REDIS_URL: REDIS_URL!, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: '2' };
       startWorker = () => spawnService(WORKER, env);
       api = { base: app.url, token: app.adminToken };
       sql = (text, params) => app!.sql(text, params);
     } else {
-      database = await createTestDatabase();
+      const database = await createTestDatabase();
+      cleanups.push(() => database.drop());
       const env = { ...common, DATABASE_URL: database.url };
       const pool = new pg.Pool({ connectionString: database.url, max: 1 });
       sql = async (text, params) => (await pool.query(text, params)).rows;
@@ -137,9 +143,17 @@ describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, 
     const run = await call('POST', `/api/workflows/${workflow.body.id}/runs`, { input: {} });
     expect(run.status).toBe(202);
 
-    await until('the step to be in the middle of its HTTP call', async () => slow!.requests === 1, 30_000, first);
-    const [before] = await sql(`SELECT status, executions, attempt FROM workflow_step_runs WHERE run_id = $1 AND step_id = 'call'`, [run.body.id]);
-    expect(before).toMatchObject({ status: 'running', executions: 1, attempt: 1 });
+    await until('the step to be in the middle of its HTTP call', async () => slow.requests === 1, 30_000, first);
+    const before = await until(
+      claimed ? 'the step to be claimed' : 'the step to be seen',
+      async () => {
+        const [row] = await sql(`SELECT status, executions, attempt FROM workflow_step_runs WHERE run_id = $1 AND step_id = 'call'`, [run.body.id]);
+        return !claimed || row?.status === 'running' ? row : undefined;
+      },
+      30_000,
+      first,
+    );
+    expect(before).toEqual(claimed ? { status: 'running', executions: 1, attempt: 1 } : { status: 'queued', executions: 0, attempt: 1 });
     await first.stop('SIGKILL');
     expect(first.process.signalCode).toBe('SIGKILL');
 
@@ -157,14 +171,17 @@ describe.each(MODES)('a worker killed with SIGKILL mid-step, with %s', (_label, 
     expect(finished).toEqual({ status: 'succeeded', error: null });
     const steps = await sql(`SELECT step_id, status, attempt, executions, output FROM workflow_step_runs WHERE run_id = $1 ORDER BY step_id`, [run.body.id]);
     const byId = Object.fromEntries(steps.map((s) => [s.step_id, s]));
-    // Run again by the second worker: the same attempt (a crash is not a failure), claimed a second time.
-    expect(byId.call).toMatchObject({ status: 'succeeded', attempt: 1, executions: 2 });
+    // Run again by the second worker: the same attempt (a crash is not a failure), claimed a second time (or a first).
+    expect(byId.call).toMatchObject({ status: 'succeeded', attempt: 1, executions: claimed ? 2 : 1 });
     expect(byId.call.output.json).toEqual({ answer: 42, request: 2 });
     expect(byId.project).toMatchObject({ status: 'succeeded', executions: 1 });
     expect(slow.requests).toBe(2);
     const [file] = await sql(`SELECT convert_from(content, 'UTF8') AS text FROM project_files WHERE project_id = $1 AND path = 'answer.txt'`, [byId.project.output.projectId]);
     expect(file.text).toBe('answer=42');
-  }, 120_000);
+  };
+
+  runIt('leads to the step running again in another worker, and the run succeeding', () => crashMidStep(true), 120_000);
+  runIt('before the step is claimed, leaves it queued: it runs again in another worker, and the run succeeds', () => crashMidStep(false), 120_000);
 });
 
 const describeRedis = REDIS_URL ? describe : describe.skip;

@@ -117,6 +117,30 @@ describe.each(MODES)('workflows with %s', (_mode, env) => {
     expectError(await t.api.post(`/api/workflow-runs/${failed.id}/retry`), 409, 'WORKFLOW_RUN_NOT_RETRYABLE');
   });
 
+  maybe('runs a step queued by the one step it reads before claiming it: a quick one is claimed by its finish, a slow one after WORKFLOW_STEP_CLAIM_DELAY_MS', async () => {
+    const workflow = await createWorkflow(t.api, [
+      { id: 'first', type: 'test_own_row', config: {} },
+      { id: 'quick', type: 'test_own_row', needs: ['first'], config: {} },
+      // Longer than the delay (50 ms) and than 3 heartbeats (200 ms each): claimed, then kept alive.
+      { id: 'slow', type: 'test_own_row', needs: ['quick'], config: { waitMs: 800 } },
+      { id: 'saves', type: 'test_own_row', needs: ['slow'], config: { checkpoint: true } },
+    ]);
+    const run = await waitForRun(t.api, (await startRun(t.api, workflow.id)).id);
+    expect(run.status).toBe('succeeded');
+    // Queued by the run's start: claimed before it runs.
+    expect(stepOf(run, 'first').output).toEqual({ status: 'running', executions: 1, heartbeat: true });
+    // Queued by `first`, which handed over its output: still queued in PostgreSQL while it ran.
+    expect(stepOf(run, 'quick').output).toEqual({ status: 'queued', executions: 0, heartbeat: false });
+    expect(stepOf(run, 'slow').output).toEqual({ status: 'running', executions: 1, heartbeat: true });
+    // A checkpoint is saved under a claim: saving it claims the step first.
+    expect(stepOf(run, 'saves').output).toEqual({ status: 'running', executions: 1, heartbeat: true });
+    const rows = await t.sql<{ step_id: string; status: string; executions: number; attempt: number; started: boolean }>(
+      `SELECT step_id, status, executions, attempt, started_at <= finished_at AS started FROM workflow_step_runs WHERE run_id = $1 ORDER BY step_id`,
+      [run.id],
+    );
+    expect(rows).toEqual(['first', 'quick', 'saves', 'slow'].map((stepId) => ({ step_id: stepId, status: 'succeeded', executions: 1, attempt: 1, started: true })));
+  });
+
   maybe('lets the run go on past a step with continueOnError', async () => {
     const workflow = await createWorkflow(t.api, [
       { id: 'shaky', type: 'test_flaky', continueOnError: true, config: { succeedOn: 9 } },
@@ -270,6 +294,64 @@ describe.each(MODES)('workflows with %s', (_mode, env) => {
     const again = parseSse(await ended.text());
     expect(again.map((e) => e.event)).toEqual(['snapshot']);
     expect((await fetch(`${t.url}/api/workflow-runs/${run.id}/events`)).status).toBe(401);
+  });
+});
+
+describe.each(MODES)('steps running before their claim, with %s', (_mode, env) => {
+  const maybe = env ? it : it.skip;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    if (!env) return;
+    // The claim is never due on its own: a step queued by the one it reads runs unclaimed to its end.
+    t = await startTestApp({ ...env, WORKFLOW_STEP_HEARTBEAT_MS: '200', WORKFLOW_STEP_CLAIM_DELAY_MS: '60000' }, { imports: [TestStepsModule] });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  maybe('leaves an unclaimed step out of the heartbeats, and claims a failed one to record its retry', async () => {
+    const k = key();
+    const workflow = await createWorkflow(t.api, [
+      { id: 'first', type: 'test_echo', config: {} },
+      // Longer than 3 heartbeats: an unclaimed step has none, and nothing takes it over.
+      { id: 'long', type: 'test_own_row', needs: ['first'], config: { waitMs: 800 } },
+      { id: 'flaky', type: 'test_flaky', needs: ['long'], retry: { attempts: 2 }, config: { key: k, succeedOn: 2 } },
+    ]);
+    const run = await waitForRun(t.api, (await startRun(t.api, workflow.id)).id);
+    expect(run.status).toBe('succeeded');
+    expect(stepOf(run, 'long')).toMatchObject({ status: 'succeeded', attempt: 1, output: { status: 'queued', executions: 0, heartbeat: false } });
+    expect(stepOf(run, 'flaky')).toMatchObject({ status: 'succeeded', attempt: 2, output: { attempt: 2 } });
+    expect(entriesOf(k).map((e) => e.attempt)).toEqual([1, 2]);
+    const rows = await t.sql<{ step_id: string; executions: number }>(`SELECT step_id, executions FROM workflow_step_runs WHERE run_id = $1 ORDER BY step_id`, [run.id]);
+    expect(rows).toEqual([
+      { step_id: 'first', executions: 1 },
+      { step_id: 'flaky', executions: 2 },
+      { step_id: 'long', executions: 1 },
+    ]);
+  });
+
+  maybe('aborts a step running unclaimed when its run is cancelled, and records nothing of it', async () => {
+    const k = key();
+    const workflow = await createWorkflow(t.api, [
+      { id: 'first', type: 'test_echo', config: {} },
+      { id: 'long', type: 'test_sleep', needs: ['first'], config: { key: k, ms: 20_000 } },
+    ]);
+    const started = await startRun(t.api, workflow.id);
+    const deadline = Date.now() + 10_000;
+    while (entriesOf(k).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(entriesOf(k)).toHaveLength(1);
+    const running = (await t.api.get(`/api/workflow-runs/${started.id}`).expect(200)).body as RunBody;
+    expect(stepOf(running, 'long')).toMatchObject({ status: 'queued', startedAt: null });
+    await t.api.post(`/api/workflow-runs/${started.id}/cancel`).expect(200);
+    while (!entriesOf(k)[0].aborted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(entriesOf(k)[0].aborted).toBe('cancelled');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const run = (await t.api.get(`/api/workflow-runs/${started.id}`).expect(200)).body as RunBody;
+    expect(run.status).toBe('cancelled');
+    expect(stepOf(run, 'long')).toMatchObject({ status: 'cancelled', output: null });
+    expect(entriesOf(k)).toHaveLength(1);
   });
 });
 

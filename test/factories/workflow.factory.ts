@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { StepContext, StepExecutor, StepHandler } from '../../src/workflows/step-executor.js';
 import type { TestApp } from '../utils/test-app.js';
 
@@ -103,7 +105,33 @@ export class BadOutputStep implements StepHandler<Record<string, never>, unknown
   }
 }
 
-@Module({ providers: [EchoStep, SleepStep, FlakyStep, BadOutputStep] })
+/** How its own step run looks in PostgreSQL while it runs. */
+export interface OwnRow {
+  status: string;
+  executions: number;
+  heartbeat: boolean;
+}
+
+@StepExecutor({
+  type: 'test_own_row',
+  description: 'Test only: after `waitMs` (and saving a checkpoint, with `checkpoint`), reads its own step run row',
+  input: { type: 'object', additionalProperties: false, properties: { key: KEY, waitMs: { type: 'integer', minimum: 0 }, checkpoint: { type: 'boolean' } } },
+  output: { type: 'object', required: ['status'], properties: { status: { type: 'string' }, executions: { type: 'integer' }, heartbeat: { type: 'boolean' } } },
+})
+export class OwnRowStep implements StepHandler<{ key?: string; waitMs?: number; checkpoint?: boolean }, OwnRow> {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async run(config: { key?: string; waitMs?: number; checkpoint?: boolean }, ctx: StepContext): Promise<OwnRow> {
+    const entry = record(config.key, ctx, config);
+    if (config.waitMs) await sleep(config.waitMs, ctx.signal);
+    if (config.checkpoint) await ctx.saveCheckpoint({ saved: true });
+    const [row] = await this.dataSource.query(`SELECT status, executions, heartbeat_at IS NOT NULL AS heartbeat FROM workflow_step_runs WHERE id = $1`, [ctx.stepRunId]);
+    entry.finishedAt = Date.now();
+    return row;
+  }
+}
+
+@Module({ providers: [EchoStep, SleepStep, FlakyStep, BadOutputStep, OwnRowStep] })
 export class TestStepsModule {}
 
 type Agent = TestApp['api'];
