@@ -125,32 +125,31 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
 
   /**
    * One job: claim, run, record, enqueue what became ready. Safe to run twice. A step never
-   * claimed that reads no other step's output runs at once instead, and is claimed only if it is
-   * still running after WORKFLOW_STEP_CLAIM_DELAY_MS: a quick step is claimed and recorded in one
-   * write (its finish), and a cancel or another worker's claim meanwhile makes that write a no-op.
+   * claimed, whose job carries what it reads (handed over by the step that queued it), runs at
+   * once instead, and is claimed only if it is still running after WORKFLOW_STEP_CLAIM_DELAY_MS:
+   * a quick step is claimed and recorded in one write (its finish), and a cancel or another
+   * worker's claim meanwhile makes that write a no-op.
    */
   private async handle(job: StepJob, jobCtx: JobContext): Promise<void> {
     const delayMs = this.config.WORKFLOW_STEP_CLAIM_DELAY_MS;
     // (A worker new to the run claims it at once: the claim brings the run along.)
     const known = job.unclaimed && delayMs > 0 ? this.runs.peek(job.runId) : undefined;
-    if (known) {
-      const run = known;
-      const definition = run.graph.steps.get(job.stepId);
-      if (definition && job.unclaimed) {
-        const step: ClaimedStep = {
-          id: job.stepRunId,
-          runId: run.id,
-          stepId: job.stepId,
-          type: definition.type,
-          attempt: job.attempt,
-          lastAttempt: job.unclaimed.lastAttempt,
-          executions: 0,
-          runStarted: false,
-          reads: job.unclaimed.reads,
-          checkpoint: null,
-        };
-        return this.run(run, step, jobCtx, new DeferredClaim(step, () => this.store.claim(step.id, step.attempt, this.staleMs, [], false), delayMs, () => this.executing.get(step.id)?.abort('lost')));
-      }
+    const definition = known?.graph.steps.get(job.stepId);
+    if (known && definition && job.unclaimed) {
+      const step: ClaimedStep = {
+        id: job.stepRunId,
+        runId: known.id,
+        stepId: job.stepId,
+        type: definition.type,
+        attempt: job.attempt,
+        lastAttempt: job.unclaimed.lastAttempt,
+        executions: 0,
+        runStarted: false,
+        reads: job.unclaimed.reads,
+        checkpoint: null,
+      };
+      const claim = () => this.store.claim(step.id, step.attempt, this.staleMs, [], false);
+      return this.run(known, step, jobCtx, new DeferredClaim(step, claim, delayMs, () => this.executing.get(step.id)?.abort('lost')));
     }
     // A worker new to the run gets it with the claim, when the job says what the step reads.
     let run = this.runs.peek(job.runId) ?? (job.reads ? undefined : await this.runs.get(job.runId));
