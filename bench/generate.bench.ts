@@ -116,7 +116,7 @@ const bench: Bench = {
   description: `materialise ${FILES} × 4 KiB files vs tar -xf; regenerate after 1% changed; tar.gz archive vs tar -czf`,
   async run(ctx): Promise<BenchRow[]> {
     const scratch = mkdtempSync(join(tmpdir(), 'fl-bench-generate-'));
-    const service = await startService({ env: { WORKSPACES_DIR: join(scratch, 'workspaces') } });
+    const service = await startService({ env: { WORKSPACES_DIR: join(scratch, 'workspaces') }, nodeArgs: process.env.GENERATE_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.GENERATE_BENCH_PROFILE}`] : undefined });
     try {
       const files = makeSourceFiles(FILES, 42);
       const sourceDir = join(scratch, 'source');

@@ -90,12 +90,31 @@ function cpuByGroup(cluster: Pick<Cluster, 'roles' | 'database'>): Map<string, n
     const group = cluster.roles.get(pid) ?? (comm.startsWith('postgres') ? postgres : comm.startsWith('redis') ? 'Redis' : pid === process.pid ? 'bench' : 'other processes');
     groups.set(group, (groups.get(group) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
     groups.set(`${group} (kernel)`, (groups.get(`${group} (kernel)`) ?? 0) + Number(fields[12]) / 100);
+    try {
+      const io = readFileSync(`/proc/${entry}/io`, 'utf8');
+      const writes = Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+      groups.set(`${group} (writes)`, (groups.get(`${group} (writes)`) ?? 0) + writes);
+    } catch {
+      // Not ours to read.
+    }
   }
   return groups;
 }
 
+/** Write system calls per step, by role (each one a wake-up of the process reading that socket). */
+function writesDelta(before: Map<string, number>, after: Map<string, number>, steps: number): string {
+  return [...after]
+    .filter(([group]) => group.endsWith('(writes)'))
+    .map(([group, writes]) => [group.slice(0, -' (writes)'.length), (writes - (before.get(group) ?? 0)) / steps] as const)
+    .filter(([, perStep]) => perStep >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([group, perStep]) => `${group} ${perStep.toFixed(2)}`)
+    .join(', ');
+}
+
 function cpuDelta(before: Map<string, number>, after: Map<string, number>): string {
   return [...after]
+    .filter(([group]) => !group.endsWith('(writes)'))
     .map(([group, seconds]) => [group, seconds - (before.get(group) ?? 0)] as const)
     .filter(([, seconds]) => seconds > 0.05)
     .sort((a, b) => b[1] - a[1])
@@ -265,10 +284,18 @@ async function rawBull(log: (message: string) => void): Promise<RawBull> {
     const chained = async (chains: number) => {
       await queue.pause();
       await queue.addBulk(Array.from({ length: chains }, () => ({ data: { left: CHAIN - 1 }, opts })));
+      const roles = { roles: new Map(workers.map((worker, i) => [worker.pid, `raw worker ${i + 1}`])), database: '' };
+      const before = cpuByGroup(roles);
       const started = performance.now();
       await queue.resume();
       await until('raw Bull chains to finish', idle);
-      return perSecond(chains * CHAIN, performance.now() - started);
+      const elapsed = performance.now() - started;
+      const after = cpuByGroup(roles);
+      if (chains === CHAIN_RUNS) {
+        log(`raw Bull: CPU during the chains (${(elapsed / 1000).toFixed(1)} s): ${cpuDelta(before, after)}`);
+        log(`raw Bull: write system calls per job in the chains: ${writesDelta(before, after, chains * CHAIN)}`);
+      }
+      return perSecond(chains * CHAIN, elapsed);
     };
     await drained(2_000);
     await streamed(2_000);
@@ -319,8 +346,10 @@ async function measureMode(redis: boolean, log: (message: string) => void): Prom
     }
     await waitAll();
     const elapsed = performance.now() - started;
-    log(`${mode}: CPU during the throughput run (${(elapsed / 1000).toFixed(1)} s on ${cpus().length} CPUs): ${cpuDelta(cpuBefore, cpuByGroup(cluster))}`);
+    const cpuAfter = cpuByGroup(cluster);
     const steps = CHAIN_RUNS * CHAIN;
+    log(`${mode}: CPU during the throughput run (${(elapsed / 1000).toFixed(1)} s on ${cpus().length} CPUs): ${cpuDelta(cpuBefore, cpuAfter)}`);
+    log(`${mode}: write system calls per step in that run: ${writesDelta(cpuBefore, cpuAfter, steps)}`);
     await new Promise((resolve) => setTimeout(resolve, STATS_DELAY_MS));
     const transactions = (await commits(cluster)) - commitsBefore - (ownQueries - ownBefore) - 1;
     if ((await failedRuns(cluster)) > 0) throw new Error(`${mode}: some runs did not succeed`);
