@@ -69,7 +69,8 @@ async function pooled(count: number, parallel: number, task: (index: number) => 
 /**
  * CPU seconds used so far by every process, grouped: this cluster's processes by role, the
  * PostgreSQL backends of its database (their command line names it), the rest of PostgreSQL
- * (other databases, WAL writer, checkpointer), Redis, everything else.
+ * (other databases, WAL writer, checkpointer), Redis, everything else. Each group's write system
+ * calls so far are kept beside, under "<group> (writes)" (see writesDelta).
  */
 function cpuByGroup(cluster: Pick<Cluster, 'roles' | 'database'>): Map<string, number> {
   const groups = new Map<string, number>();
