@@ -72,7 +72,7 @@ async function pooled(count: number, parallel: number, task: (index: number) => 
  * (other databases, WAL writer, checkpointer), Redis, everything else. Each group's write system
  * calls so far are kept beside, under "<group> (writes)" (see writesDelta).
  */
-function cpuByGroup(cluster: Pick<Cluster, 'roles' | 'database'>): Map<string, number> {
+function cpuByGroup(cluster: Pick<Cluster, 'roles'> & { database?: string }): Map<string, number> {
   const groups = new Map<string, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -87,7 +87,7 @@ function cpuByGroup(cluster: Pick<Cluster, 'roles' | 'database'>): Map<string, n
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const pid = Number(entry);
-    const postgres = commandLine.includes(` ${cluster.database} `) ? 'PostgreSQL (this database)' : 'PostgreSQL (other work)';
+    const postgres = cluster.database && commandLine.includes(` ${cluster.database} `) ? 'PostgreSQL (this database)' : 'PostgreSQL (other work)';
     const group = cluster.roles.get(pid) ?? (comm.startsWith('postgres') ? postgres : comm.startsWith('redis') ? 'Redis' : pid === process.pid ? 'bench' : 'other processes');
     groups.set(group, (groups.get(group) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
     groups.set(`${group} (kernel)`, (groups.get(`${group} (kernel)`) ?? 0) + Number(fields[12]) / 100);
@@ -285,7 +285,7 @@ async function rawBull(log: (message: string) => void): Promise<RawBull> {
     const chained = async (chains: number) => {
       await queue.pause();
       await queue.addBulk(Array.from({ length: chains }, () => ({ data: { left: CHAIN - 1 }, opts })));
-      const roles = { roles: new Map(workers.map((worker, i) => [worker.pid, `raw worker ${i + 1}`])), database: '' };
+      const roles = { roles: new Map(workers.map((worker, i) => [worker.pid, `raw worker ${i + 1}`])) };
       const before = cpuByGroup(roles);
       const started = performance.now();
       await queue.resume();
