@@ -3,15 +3,27 @@ import { isPlainObject } from './expression.js';
 export const MASK = '***';
 
 /**
+ * The forms a secret takes in text besides its own: percent-encoded (a query string, or the
+ * password of a URL, which `new URL()` encodes with its own set) and escaped inside a JSON string.
+ */
+function encodings(value: string): string[] {
+  const url = new URL('http://host');
+  url.password = value;
+  return [value, encodeURIComponent(value), url.password, JSON.stringify(value).slice(1, -1)];
+}
+
+/**
  * Hides the values of the secrets a step used wherever they could show: its logs, its output,
- * its error and its resolved config. Longer values are replaced first, so a secret that
- * contains another is not half-masked.
+ * its error and its resolved config, in their encoded forms too. Longer values are replaced
+ * first, so a secret that contains another is not half-masked. Text is masked before it is cut
+ * (a secret cut in two matches nothing).
  */
 export class SecretMask {
   private readonly values: string[];
 
   constructor(values: Iterable<string>) {
-    this.values = [...new Set([...values].filter((value) => value.length > 0))].sort((a, b) => b.length - a.length);
+    const forms = [...values].filter((value) => value.length > 0).flatMap(encodings);
+    this.values = [...new Set(forms)].sort((a, b) => b.length - a.length);
   }
 
   get empty(): boolean {

@@ -65,7 +65,8 @@ export class StepRunner {
     let config: unknown = null;
     let resolved: unknown = null;
     const fail = (error: unknown, retryable: boolean): StepResult => {
-      const message = mask.text(clip(errorMessage(error), this.config.MAX_STEP_LOG_LINE_CHARS));
+      // Masked before it is cut: a secret cut in two would no longer match, and half of it would show.
+      const message = clip(mask.text(errorMessage(error)), this.config.MAX_STEP_LOG_LINE_CHARS);
       logs.mask = mask;
       if (retryable && step.attempt < step.lastAttempt) {
         return { status: 'retry', error: message, config, logs: logs.lines(), delayMs: this.backoff(run, step) };
@@ -210,7 +211,7 @@ class StepLog {
 
   progress(progress: StepProgress): void {
     const percent = typeof progress.percent === 'number' && Number.isFinite(progress.percent) ? Math.max(0, Math.min(100, progress.percent)) : undefined;
-    const message = typeof progress.message === 'string' ? this.mask.text(progress.message.slice(0, this.config.MAX_STEP_LOG_LINE_CHARS)) : undefined;
+    const message = typeof progress.message === 'string' ? this.mask.text(progress.message).slice(0, this.config.MAX_STEP_LOG_LINE_CHARS) : undefined;
     this.events.publish({ type: 'progress', runId: this.runId, stepId: this.step.stepId, attempt: this.step.attempt, percent, message, at: new Date().toISOString() });
   }
 
@@ -225,9 +226,7 @@ class StepLog {
       this.dropped++;
       return;
     }
-    const text = String(raw);
-    const cut = text.length > this.config.MAX_STEP_LOG_LINE_CHARS ? `${text.slice(0, this.config.MAX_STEP_LOG_LINE_CHARS)}… (cut)` : text;
-    const line: StepLogLine = { at: new Date().toISOString(), level, message: this.mask.text(cut) };
+    const line: StepLogLine = { at: new Date().toISOString(), level, message: clip(this.mask.text(String(raw)), this.config.MAX_STEP_LOG_LINE_CHARS) };
     this.kept.push(line);
     this.events.publish({ type: 'log', runId: this.runId, stepId: this.step.stepId, attempt: this.step.attempt, ...line });
   }

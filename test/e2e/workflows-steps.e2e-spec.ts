@@ -205,6 +205,20 @@ describe('the http_request step', () => {
     expect(stepOf(run, 'call').config.headers.authorization).toBe('Bearer ***');
   });
 
+  it('keeps a password given in the URL out of the output, also in its percent-encoded form', async () => {
+    // `new URL()` writes "=" in a password as "%3D": masking the raw value alone would miss it.
+    const secret = `pw-${randomBytes(6).toString('hex')}==`;
+    await open.api.post('/api/secrets').send({ name: 'URL_PASSWORD', value: secret }).expect(200);
+    const workflow = await createWorkflow(open.api, [{ id: 'call', type: 'http_request', config: { url: `http://user:\${{ secrets.URL_PASSWORD }}@${base.slice('http://'.length)}/json` } }]);
+    const run = await waitForRun(open.api, (await startRun(open.api, workflow.id)).id);
+    const step = stepOf(run, 'call');
+    expect(step.status).toBe('succeeded');
+    expect(step.output.url).toBe(`${base}/json`);
+    expect(step.output.json.auth).toMatch(/^Basic /);
+    const shown = JSON.stringify(run);
+    for (const form of [secret, encodeURIComponent(secret), secret.slice(0, -2)]) expect(shown).not.toContain(form);
+  });
+
   it('checks every redirect against the allowed hosts again', async () => {
     const step = await call(open, { url: `${base}/redirect-out` });
     expect(step).toMatchObject({ status: 'failed', error: 'host "localhost" is not on HTTP_STEP_ALLOWED_HOSTS' });

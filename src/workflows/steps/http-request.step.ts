@@ -66,7 +66,7 @@ export function allowedHosts(list: string): (hostname: string) => boolean {
     required: ['status', 'url', 'headers', 'body'],
     properties: {
       status: { type: 'integer' },
-      url: { type: 'string', description: 'The URL that answered (after redirects)' },
+      url: { type: 'string', description: 'The URL that answered (after redirects), without its user name and password' },
       headers: { type: 'object', additionalProperties: { type: 'string' } },
       body: { type: 'string' },
       json: { description: 'The body parsed, when the response is JSON' },
@@ -120,9 +120,16 @@ export class HttpRequestStep implements StepHandler<HttpRequestInput, HttpReques
     const text = Buffer.concat(chunks).toString('utf8');
     ctx.logger.info(`${response.statusCode} ${response.statusMessage} (${size} bytes)`);
     if ((input.failOnHttpError ?? true) && response.statusCode >= 400) {
-      throw new Error(`${method} ${new URL(response.url).origin} answered ${response.statusCode} ${response.statusMessage}: ${text.slice(0, 500)}`);
+      // The runner masks the secrets in the error, then cuts it to MAX_STEP_LOG_LINE_CHARS: the body is
+      // cut here only beyond where a secret cut in two could still be inside what is kept.
+      const shown = text.slice(0, this.config.MAX_STEP_LOG_LINE_CHARS + this.config.MAX_SECRET_BYTES);
+      throw new Error(`${method} ${new URL(response.url).origin} answered ${response.statusCode} ${response.statusMessage}: ${shown}`);
     }
-    const output: HttpRequestOutput = { status: response.statusCode, url: response.url, headers: response.headers, body: text };
+    // The final URL without its user name and password (often a secret).
+    const url = new URL(response.url);
+    url.username = '';
+    url.password = '';
+    const output: HttpRequestOutput = { status: response.statusCode, url: url.href, headers: response.headers, body: text };
     if (/[/+]json\b/i.test(response.headers['content-type'] ?? '')) {
       try {
         output.json = JSON.parse(text);
