@@ -404,7 +404,7 @@ export class AppConfig {
   @EnvBoolean() @IsIn([true, false], { message: 'WORKFLOW_SYNCHRONOUS_COMMIT must be true or false' })
   WORKFLOW_SYNCHRONOUS_COMMIT: boolean = false;
 
-  /** Run definitions (immutable snapshots) each process keeps in memory. */
+  /** Run definitions (immutable snapshots) each process keeps in memory; also how many cancelled runs it remembers. */
   @IsInt() @Min(1)
   WORKFLOW_RUN_CACHE_SIZE: number = 1_000;
 

@@ -62,8 +62,13 @@ export class RunEvents implements BeforeApplicationShutdown {
     return `${this.prefix}:events`;
   }
 
+  /** Sent at once, not after FLUSH_MS: a cancel should reach the other workers before they take its run's next jobs. */
   control(message: ControlMessage): void {
     this.send(`${this.prefix}:control`, message);
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flush();
+    }
   }
 
   /** Calls `listener` with each event of the run until the returned function is called. Resolves once subscribed. */

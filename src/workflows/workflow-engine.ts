@@ -50,6 +50,8 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
   /** Used when QueueModule is not loaded: the same semantics, in this process. */
   private readonly ownQueue?: InProcessJobQueue;
   private readonly executing = new Map<string, Execution>();
+  /** Runs cancelled since this process started, the latest WORKFLOW_RUN_CACHE_SIZE: their steps never run before their claim. */
+  private readonly cancelled = new Set<string>();
   private heartbeatTimer?: NodeJS.Timeout;
   private stopControl?: () => void;
   private stopping = false;
@@ -118,8 +120,14 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
     );
   }
 
-  /** Aborts the steps of `runId` executing in this process (cancel reaches other processes through RunEvents). */
+  /**
+   * Aborts the steps of `runId` executing in this process (cancel reaches other processes through
+   * RunEvents). A job of the run still waiting here then claims its step before running it (the
+   * claim of a cancelled step fails), instead of running it before its claim.
+   */
   abortRun(runId: string, reason: 'cancelled'): void {
+    this.cancelled.add(runId);
+    if (this.cancelled.size > this.config.WORKFLOW_RUN_CACHE_SIZE) this.cancelled.delete(this.cancelled.values().next().value as string);
     for (const execution of this.executing.values()) if (execution.runId === runId) execution.abort(reason);
   }
 
@@ -133,7 +141,7 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
   private async handle(job: StepJob, jobCtx: JobContext): Promise<void> {
     const delayMs = this.config.WORKFLOW_STEP_CLAIM_DELAY_MS;
     // (A worker new to the run claims it at once: the claim brings the run along.)
-    const known = job.unclaimed && delayMs > 0 ? this.runs.peek(job.runId) : undefined;
+    const known = job.unclaimed && delayMs > 0 && !this.cancelled.has(job.runId) ? this.runs.peek(job.runId) : undefined;
     const definition = known?.graph.steps.get(job.stepId);
     if (known && definition && job.unclaimed) {
       const step: ClaimedStep = {

@@ -218,6 +218,21 @@ describe.each(MODES)('workflows with %s', (_mode, env) => {
     expect(JSON.stringify(rows)).not.toContain(secret);
   });
 
+  maybe('masks a secret before a log line or an error is cut to MAX_STEP_LOG_LINE_CHARS, so no part of it shows', async () => {
+    const secret = `sv-${randomBytes(8).toString('hex')}`;
+    await t.api.post('/api/secrets').send({ name: 'WF_CUT', value: secret }).expect(200);
+    // The secret starts 10 characters before the 4,000th: cut first, its first 10 would be kept.
+    const long = `${'x'.repeat(3_990)}\${{ secrets.WF_CUT }} end`;
+    const workflow = await createWorkflow(t.api, [
+      { id: 'log', type: 'test_echo', config: { lines: [long] } },
+      { id: 'err', type: 'test_flaky', config: { succeedOn: 2, message: long } },
+    ]);
+    const run = await waitForRun(t.api, (await startRun(t.api, workflow.id)).id);
+    expect(stepOf(run, 'log').logs[0].message).toBe(`${'x'.repeat(3_990)}*** end`);
+    expect(stepOf(run, 'err').error).toBe(`${'x'.repeat(3_990)}*** end`);
+    expect(JSON.stringify(run)).not.toContain(secret.slice(0, 8));
+  });
+
   maybe('refuses a secret in a field where its value would be stored and readable (file content, a project name), and stores nothing', async () => {
     const before = (await t.api.get('/api/workflows').expect(200)).body.total;
     const res = await t.api
@@ -304,7 +319,8 @@ describe.each(MODES)('steps running before their claim, with %s', (_mode, env) =
   beforeAll(async () => {
     if (!env) return;
     // The claim is never due on its own: a step queued by the one it reads runs unclaimed to its end.
-    t = await startTestApp({ ...env, WORKFLOW_STEP_HEARTBEAT_MS: '200', WORKFLOW_STEP_CLAIM_DELAY_MS: '60000' }, { imports: [TestStepsModule] });
+    // Two steps at a time, so that a step can be made to wait for its turn behind other runs' steps.
+    t = await startTestApp({ ...env, WORKFLOW_STEP_HEARTBEAT_MS: '200', WORKFLOW_STEP_CLAIM_DELAY_MS: '60000', WORKFLOW_STEP_CONCURRENCY: '2' }, { imports: [TestStepsModule] });
   });
 
   afterAll(async () => {
@@ -352,6 +368,26 @@ describe.each(MODES)('steps running before their claim, with %s', (_mode, env) =
     expect(run.status).toBe('cancelled');
     expect(stepOf(run, 'long')).toMatchObject({ status: 'cancelled', output: null });
     expect(entriesOf(k)).toHaveLength(1);
+  });
+
+  maybe('never runs a step whose job was still waiting for a worker when its run was cancelled', async () => {
+    const k = key();
+    const victim = await createWorkflow(t.api, [
+      { id: 'first', type: 'test_sleep', config: { ms: 300 } },
+      { id: 'quick', type: 'test_echo', needs: ['first'], config: { key: k } },
+    ]);
+    // Three steps of another run take the turns: `quick`, queued when `first` ends, waits behind two of them.
+    const busy = await createWorkflow(t.api, ['a', 'b', 'c'].map((id) => ({ id, type: 'test_sleep', config: { ms: 1_000 } })));
+    const run = await startRun(t.api, victim.id);
+    const other = await startRun(t.api, busy.id);
+    await waitForRun(t.api, run.id, (body) => stepOf(body, 'first').status === 'succeeded');
+    const cancelled = (await t.api.post(`/api/workflow-runs/${run.id}/cancel`).expect(200)).body as RunBody;
+    expect(stepOf(cancelled, 'quick').status).toBe('cancelled');
+    expect((await waitForRun(t.api, other.id)).status).toBe('succeeded');
+    // The waiting job has had its turn by now: it found its run cancelled and ran nothing.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(entriesOf(k)).toHaveLength(0);
+    expect(stepOf((await t.api.get(`/api/workflow-runs/${run.id}`).expect(200)).body as RunBody, 'quick')).toMatchObject({ status: 'cancelled', output: null });
   });
 });
 
