@@ -150,6 +150,9 @@ describe('the http_request step', () => {
       if (request.url === '/redirect-out') return void response.writeHead(302, { location: `http://localhost:${(server.address() as AddressInfo).port}/json` }).end();
       if (request.url === '/big') return void response.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(5000));
       if (request.url === '/missing') return void response.writeHead(404).end('nope');
+      // Headers now, the body never (until the server closes): for the step's time limit.
+      if (request.url === '/stalls') return void response.writeHead(200, { 'content-type': 'text/plain' }).write('partial');
+      if (request.url === '/silent') return;
       let body = '';
       request.on('data', (chunk) => (body += chunk));
       request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: request.method, body, auth: request.headers.authorization ?? null })));
@@ -217,6 +220,11 @@ describe('the http_request step', () => {
     expect(step.output.json.auth).toMatch(/^Basic /);
     const shown = JSON.stringify(run);
     for (const form of [secret, encodeURIComponent(secret), secret.slice(0, -2)]) expect(shown).not.toContain(form);
+  });
+
+  it('fails a request that gets no response, or no complete body, within its timeoutMs', async () => {
+    expect(await call(open, { url: `${base}/silent`, timeoutMs: 300 })).toMatchObject({ status: 'failed', error: 'no response within 300 ms' });
+    expect(await call(open, { url: `${base}/stalls`, timeoutMs: 300 })).toMatchObject({ status: 'failed', error: 'the response did not finish within 300 ms' });
   });
 
   it('checks every redirect against the allowed hosts again', async () => {
