@@ -225,6 +225,10 @@ export class AppConfig {
   @IsInt() @Min(1)
   MAX_TEMPLATE_VARIABLES: number = 100;
 
+  /** Most glob patterns a project template's `.forgeline-raw` and `metadata.template.raw` may hold together. */
+  @IsInt() @Min(1)
+  MAX_TEMPLATE_RAW_PATTERNS: number = 200;
+
   /** Largest value of one template variable, in bytes (UTF-8). */
   @IsInt() @Min(1)
   MAX_TEMPLATE_VARIABLE_BYTES: number = 16 * 1024;

@@ -1,7 +1,7 @@
-import { globMatcher, globToRegExp } from './glob.js';
+import { globMatcher, globToMatcher } from './glob.js';
 
 describe('glob patterns of .forgeline-raw', () => {
-  const matches = (pattern: string, path: string) => globToRegExp(pattern).test(path);
+  const matches = (pattern: string, path: string) => globToMatcher(pattern)(path);
 
   it('matches a name without a slash at any depth', () => {
     expect(matches('*.png', 'logo.png')).toBe(true);
@@ -32,6 +32,23 @@ describe('glob patterns of .forgeline-raw', () => {
     expect(matches('a+b(1).txt', 'aab1.txt')).toBe(false);
     expect(matches('file?.txt', 'file1.txt')).toBe(true);
     expect(matches('file?.txt', 'file/.txt')).toBe(false);
+  });
+
+  it('lets **/ stand for no folder or for whole folders only', () => {
+    expect(matches('**/b.txt', 'b.txt')).toBe(true);
+    expect(matches('**/b.txt', 'a/x/b.txt')).toBe(true);
+    expect(matches('a/**/b.txt', 'a/b.txt')).toBe(true);
+    expect(matches('a/**/b.txt', 'ab.txt')).toBe(false);
+    expect(matches('a/**/b.txt', 'a/xb.txt')).toBe(false);
+    expect(matches('a**b', 'a/x/b')).toBe(true);
+    expect(matches('a*b', 'a/b')).toBe(false);
+  });
+
+  it('matches in time linear in the path, whatever the wildcards (a backtracking RegExp took over 40 s here)', () => {
+    const path = Array.from({ length: 4 }, () => 'a'.repeat(250)).join('/');
+    expect(matches('**a**a**a**a**b', path)).toBe(false);
+    expect(matches('*a*a*a*a*b', `${'a'.repeat(1_000)}`)).toBe(false);
+    expect(matches('**a**a**a**a**a', path)).toBe(true);
   });
 
   it('ignores blank lines and comments in a list', () => {

@@ -8,7 +8,7 @@ import { ProjectFilesService } from '../projects/project-files.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { InstantiateProjectDto, InstantiateTemplateDto } from './dto/instantiate.dto.js';
 import { TemplateDto } from './dto/template.dto.js';
-import { globMatcher, PathMatcher } from './glob.js';
+import { globMatcher, globPatterns, PathMatcher } from './glob.js';
 import { ProjectContentRepository } from './project-content.repository.js';
 import { BuiltinTemplate, TemplateVariable } from './template-definition.js';
 import { CompiledTemplate, compileTemplate, isBinary, renderedBytes, renderTemplate, templateInvalid, VARIABLE_NAME } from './template-renderer.js';
@@ -82,7 +82,8 @@ export class TemplatesService {
     const template = BUILTIN_TEMPLATES.find((candidate) => candidate.name === dto.template);
     if (!template) {
       const names = BUILTIN_TEMPLATES.map((candidate) => candidate.name).join(', ');
-      throw new DomainError('TEMPLATE_NOT_FOUND', `No built-in template "${dto.template.slice(0, 100)}"; there are: ${names}`);
+      const message = `No built-in template "${dto.template.slice(0, 100)}"; there are: ${names}`;
+      throw new DomainError('TEMPLATE_NOT_FOUND', message, [{ field: 'template', rule: 'unknown-template', message }]);
     }
     return this.instantiate(workspaceId, builtinSource(template), dto, extraMetadata);
   }
@@ -219,11 +220,17 @@ export class TemplatesService {
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'FILE_NOT_FOUND')) throw error;
     }
+    const patterns = globPatterns([...rawList, ...settings.raw]);
+    const max = this.config.MAX_TEMPLATE_RAW_PATTERNS;
+    if (patterns.length > max) {
+      const message = `${RAW_LIST_FILE} and metadata.template.raw hold ${patterns.length} glob patterns together; MAX_TEMPLATE_RAW_PATTERNS is ${max}`;
+      throw templateInvalid(globPatterns(rawList).length > 0 ? RAW_LIST_FILE : 'metadata.template.raw', 'max-patterns', message);
+    }
     const batchBytes = this.config.GENERATOR_BATCH_BYTES;
     const content = this.content;
     return {
       variables: settings.variables,
-      isRaw: globMatcher([...rawList, ...settings.raw]),
+      isRaw: globMatcher(patterns),
       provenance: { projectId: project.id, slug: project.slug },
       async *batches() {
         for await (const batch of content.contentBatches(project.id, batchBytes)) {

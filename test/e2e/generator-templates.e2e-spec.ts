@@ -5,7 +5,7 @@ import ts from 'typescript';
 import { binaryFile, bytesOf, FileInput, textFile } from '../factories/file.factory.js';
 import { createProject, ProjectBody } from '../factories/project.factory.js';
 import { putFiles, readTree, TreeFile } from '../utils/file-tree.js';
-import { expectError } from '../utils/http.js';
+import { expectError, expectErrorDetail } from '../utils/http.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
 
 type Agent = TestApp['api'];
@@ -105,7 +105,7 @@ describe('generator: templates', () => {
       expectError(quote, 400, 'TEMPLATE_VARIABLE_INVALID');
       const unknown = await t.api.post('/api/templates/instantiate').send({ template: 'node-cli', name: 'x', variables: { commandName: 'a', typo: 'b' } });
       expect(expectError(unknown, 400, 'TEMPLATE_VARIABLE_INVALID').details).toEqual([expect.objectContaining({ field: 'variables.typo', rule: 'unknown' })]);
-      expectError(await t.api.post('/api/templates/instantiate').send({ template: 'cobol-mainframe', name: 'x' }), 404, 'TEMPLATE_NOT_FOUND');
+      expectErrorDetail(await t.api.post('/api/templates/instantiate').send({ template: 'cobol-mainframe', name: 'x' }), 404, 'TEMPLATE_NOT_FOUND', { field: 'template', rule: 'unknown-template' });
     });
 
     it('answers 409 for a taken slug and creates nothing', async () => {
@@ -208,6 +208,25 @@ describe('generator: templates', () => {
       const many = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`v${i}`, 'x']));
       expectError(await instantiate(source.id, { variables: many }), 400, 'TEMPLATE_VARIABLE_INVALID');
       expectError(await instantiate(source.id, { variables: { v: 42 } }), 400, 'TEMPLATE_VARIABLE_INVALID');
+    });
+
+    it('matches a long path against many-wildcard raw patterns quickly, and refuses more than MAX_TEMPLATE_RAW_PATTERNS', async () => {
+      // As regular expressions, these patterns took minutes per path: instantiating would have frozen the service.
+      const deep = Array.from({ length: 4 }, () => 'a'.repeat(200)).join('/');
+      const source = await templateProject([textFile(deep, '{{x}}'), textFile(`${deep}b`, '{{x}}'), textFile('.forgeline-raw', '**a**a**a**a**b\n')]);
+      const res = await instantiate(source.id, { variables: { x: 'value' } }).expect(201);
+      const files = await filesOf(res.body.id);
+      expect(files.get(deep)!.content.toString()).toBe('value');
+      expect(files.get(`${deep}b`)!.content.toString()).toBe('{{x}}');
+
+      const before = await projectCount();
+      const many = await templateProject([textFile('a.txt', 'a'), textFile('.forgeline-raw', Array.from({ length: 150 }, (_, i) => `f${i}.txt`).join('\n'))], {
+        template: { raw: Array.from({ length: 51 }, (_, i) => `g${i}.txt`) },
+      });
+      const refused = expectError(await instantiate(many.id, {}), 400, 'TEMPLATE_INVALID');
+      expect(refused.details).toEqual([expect.objectContaining({ field: '.forgeline-raw', rule: 'max-patterns' })]);
+      expect(refused.message).toContain('201 glob patterns together; MAX_TEMPLATE_RAW_PATTERNS is 200');
+      expect(await projectCount()).toBe(before + 1);
     });
 
     it('refuses bad template settings in the metadata', async () => {
