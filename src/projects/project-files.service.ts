@@ -145,13 +145,14 @@ export class ProjectFilesService {
     const from = normaliseProjectPath(dto.from, 'from');
     const to = normaliseProjectPath(dto.to, 'to');
     if (from === to) return { moved: [] };
-    if (to.startsWith(`${from}/`)) {
-      const message = `to "${to}" is inside from "${from}": a folder cannot move into itself`;
-      throw new DomainError('PATH_CONFLICT', message, [{ field: 'to', rule: 'inside-source', message }]);
-    }
     return this.dataSource.transaction(async (manager) => {
       await this.lockProject(manager, workspaceId, projectId);
       const single = await this.storedByPath(manager, projectId, [from]);
+      // A file may become a folder's file ("config" → "config/default"); a folder cannot go into itself.
+      if (!single.has(from) && to.startsWith(`${from}/`)) {
+        const message = `to "${to}" is inside from "${from}": a folder cannot move into itself`;
+        throw new DomainError('PATH_CONFLICT', message, [{ field: 'to', rule: 'inside-source', message }]);
+      }
       const sources: string[] = single.has(from)
         ? [from]
         : (await manager.query(`SELECT path FROM project_files WHERE project_id = $1 AND path LIKE $2 ORDER BY path`, [projectId, `${escapeLike(from)}/%`])).map((r: { path: string }) => r.path);

@@ -165,6 +165,10 @@ describe('generator: POST /api/projects/{id}/generate', () => {
     const result = await generateOk(project.id);
     expectMirror(outputDir, [textFile('a', 'bee\n'), textFile('b.txt/inner.txt', 'inner\n')]);
     expect(result).toMatchObject({ written: 2, deleted: 2 });
+    // A file moved into a folder of its own name: the file on disk gives way to the folder.
+    await t.api.post(`/api/projects/${project.id}/files/move`).send({ from: 'a', to: 'a/bee.txt' }).expect(200);
+    expect(await generateOk(project.id)).toMatchObject({ written: 1, unchanged: 1, deleted: 1 });
+    expectMirror(outputDir, [textFile('a/bee.txt', 'bee\n'), textFile('b.txt/inner.txt', 'inner\n')]);
   });
 
   describe('a damaged workspace is rebuilt from the database', () => {

@@ -584,6 +584,15 @@ describe('project files', () => {
       expect((await storedFiles(project)).map((f) => f.path)).toEqual(['a']);
     });
 
+    it('moves a file down into a folder of its own name ("config" → "config/default")', async () => {
+      const project = await createProject(t.api);
+      await seed(project, [textFile('config', 'settings')]);
+      const res = await move(project, { from: 'config', to: 'config/default' }).expect(200);
+      expect(res.body).toEqual({ moved: [{ from: 'config', to: 'config/default' }] });
+      expect((await storedFiles(project)).map((f) => f.path)).toEqual(['config/default']);
+      expect((await download(project, 'config/default').expect(200)).body.toString()).toBe('settings');
+    });
+
     it('refuses to move a file onto an existing file unless overwrite is true', async () => {
       const project = await createProject(t.api);
       await seed(project, [textFile('from.txt', 'winner'), textFile('to.txt', 'loser, longer')]);
@@ -612,7 +621,7 @@ describe('project files', () => {
       const project = await createProject(t.api);
       await seed(project, [textFile('a/x.txt')]);
       const res = await move(project, { from: 'a', to: 'a/b' });
-      expectErrorDetail(res, 409, 'PATH_CONFLICT', { field: 'to' });
+      expectErrorDetail(res, 409, 'PATH_CONFLICT', { field: 'to', rule: 'inside-source' });
       expect((await storedFiles(project)).map((f) => f.path)).toEqual(['a/x.txt']);
     });
 
