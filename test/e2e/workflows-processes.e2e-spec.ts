@@ -1,8 +1,8 @@
 /**
  * Workflows across processes, with the compiled service (`npm test` builds it first; run
  * `npx tsc -p tsconfig.build.json` before running this file alone): a worker killed with
- * SIGKILL in the middle of a step, and an events stream served by one process while the steps
- * run in another.
+ * SIGKILL in the middle of a step, and an events stream served (and a cancel received) by one
+ * process while the steps run in another.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -205,6 +205,10 @@ describeRedis(`an events stream served by one process while another runs the ste
       REDIS_URL: REDIS_URL!,
       QUEUE_PREFIX: prefix,
       WORKER_CONCURRENCY: '2',
+      OUTBOUND_ALLOW_PRIVATE: 'true',
+      HTTP_STEP_ALLOWED_HOSTS: '127.0.0.1',
+      // No heartbeat within the tests: a cancel can reach the worker only as a message.
+      WORKFLOW_STEP_HEARTBEAT_MS: '60000',
     });
   });
 
@@ -249,5 +253,35 @@ describeRedis(`an events stream served by one process while another runs the ste
     expect(events.some((e) => e.event === 'log' && e.data.stepId === 'files')).toBe(true);
     expect(events.filter((e) => e.data.runId !== undefined && e.data.runId !== run.body.id)).toEqual([]);
     await until('the other run to succeed', async () => (await app.api.get(`/api/workflow-runs/${other.body.id}`).expect(200)).body.status === 'succeeded', 30_000);
+  }, 60_000);
+
+  it('aborts a step running in the worker process when the run is cancelled through this one', async () => {
+    // The step's request hangs until its connection closes: only the cancel message can close it (no heartbeat is due).
+    let closed = false;
+    const held: ServerResponse[] = [];
+    const server = createServer((request, response) => {
+      held.push(response);
+      request.socket.once('close', () => (closed = true));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      worker ??= startWorker();
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hang`;
+      const workflow = await app.api
+        .post('/api/workflows')
+        .send({ name: 'cancel elsewhere', steps: [{ id: 'call', type: 'http_request', config: { url, timeoutMs: 60_000 } }] })
+        .expect(201);
+      const run = await app.api.post(`/api/workflows/${workflow.body.id}/runs`).send({ input: {} }).expect(202);
+      await until('the worker to send the request', async () => held.length === 1, 20_000);
+      await app.api.post(`/api/workflow-runs/${run.body.id}/cancel`).expect(200);
+      await until('the worker to abort the request', async () => closed, 20_000);
+      const after = (await app.api.get(`/api/workflow-runs/${run.body.id}`).expect(200)).body;
+      expect(after.status).toBe('cancelled');
+      expect(after.steps[0]).toMatchObject({ stepId: 'call', status: 'cancelled', output: null });
+    } finally {
+      for (const response of held) response.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   }, 60_000);
 });
