@@ -141,10 +141,12 @@ export class ProjectGenerator {
     let next: Promise<FileContent[]> | undefined = prefetched?.rows ?? (first ? fetch(first) : undefined);
     /** The last batch's writes, on the writer thread. */
     let writing: Promise<void> | undefined;
+    /** Set once the project is found deleted: whatever failed after that failed because of it. */
+    let deleted: ProjectDeleted | undefined;
     /** Hands a batch to the writer thread (not awaited: `writing`) once the last one is written. */
     const put = async (batch: DesiredFile[], rows: FileContent[]) => {
       await writing;
-      if (rows.length < batch.length && !(await session.projectExists())) throw await this.deletedMeanwhile(projectId);
+      if (rows.length < batch.length && !(await session.projectExists())) throw (deleted = await this.deletedMeanwhile(projectId));
       writing = workspace.writeFiles(rows, (row, stat) => record(rows[row], stat), onDisk);
       writing.catch(() => undefined);
     };
@@ -186,7 +188,7 @@ export class ProjectGenerator {
       }
       await writing;
       workspace.publishStaged();
-      if (!(await session.projectExists())) throw await this.deletedMeanwhile(projectId);
+      if (!(await session.projectExists())) throw (deleted = await this.deletedMeanwhile(projectId));
       if (recorded.size !== files.length) {
         const wanted = new Set(files.map((file) => file.path));
         for (const path of recorded.keys()) {
@@ -200,20 +202,21 @@ export class ProjectGenerator {
       next?.catch(() => undefined);
       await putFirst?.catch(() => undefined);
       await writing?.catch(() => undefined);
+      // The first batch's check may find the project deleted (and its folder removed) while the
+      // files on disk are being checked: the check then fails to read them, because of it.
+      if (deleted) throw deleted.cause;
       try {
         workspace.discardStaged();
       } catch {
         // Left for the next generation, which deletes folders the project does not have.
       }
       // Whatever is recorded still describes the disk truthfully: keep it, so the retry is quick.
-      if (!(error instanceof ProjectDeleted)) {
-        try {
-          workspace.writeManifest(recorded, changes);
-        } catch {
-          // The disk is failing: the next generation hashes what it finds instead.
-        }
+      try {
+        workspace.writeManifest(recorded, changes);
+      } catch {
+        // The disk is failing: the next generation hashes what it finds instead.
       }
-      throw error instanceof ProjectDeleted ? error.cause : error;
+      throw error;
     }
     return { outputDir: workspace.dir, written, unchanged, deleted: plan.deleteEntries.length, bytes };
   }
