@@ -142,6 +142,17 @@ describe('agent runs whose API calls go through API_BASE_URL', () => {
       fake.script(m, [callTools(toolUse('submit_result', { 'project.name': 'demo' }))]);
       expect(await runNow(dotted.id, `${m} report`)).toMatchObject({ status: 'succeeded', stopReason: 'result_submitted', result: { 'project.name': 'demo' } });
     });
+
+    it('takes a schema with an $id in any number of agents and runs (it is compiled afresh for each)', async () => {
+      const schema = { $id: 'https://example.com/schemas/result.json', type: 'object', properties: { a: { type: 'string' } }, required: ['a'] };
+      const first = await createAgent({ allowedOperations: [], outputSchema: schema });
+      const second = await createAgent({ allowedOperations: [], outputSchema: schema });
+      for (const [index, agent] of [first, second, first].entries()) {
+        const m = marker(`schema-id-${index}`);
+        fake.script(m, [callTools(toolUse('submit_result', { a: `run ${index}` }))]);
+        expect(await runNow(agent.id, `${m} report`)).toMatchObject({ status: 'succeeded', result: { a: `run ${index}` } });
+      }
+    });
   });
 
   describe('runs executed inside their requests (wait=true)', () => {
