@@ -219,11 +219,14 @@ export class AgentAPICaller {
       const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('\n').trim();
       if (text) state.finalText = text;
 
+      const toolUses = message.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
       const used = totals.inputTokens + totals.outputTokens + totals.cacheReadTokens + totals.cacheWriteTokens;
       if (used >= agent.maxTokensPerRun) {
-        return failed('token_budget', `Stopped after using ${used} tokens: the agent's maxTokensPerRun is ${agent.maxTokensPerRun} (input, cache and output tokens together)`);
+        const why = `the agent's maxTokensPerRun is ${agent.maxTokensPerRun} (input, cache and output tokens together)`;
+        // Every call the model made is recorded, also those the budget stops.
+        for (const use of toolUses) await this.recordNotExecuted(use, run, state, `Not executed: the run stopped after using ${used} tokens; ${why}`);
+        return failed('token_budget', `Stopped after using ${used} tokens: ${why}${toolUses.length > 0 ? `; its ${toolUses.length} tool call(s) were not executed` : ''}`);
       }
-      const toolUses = message.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
       const cutOff = CUT_OFF[message.stop_reason ?? ''];
       if (cutOff) {
         const why = cutOff.why(this.config.AGENT_MAX_OUTPUT_TOKENS);

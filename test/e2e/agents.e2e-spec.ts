@@ -351,9 +351,11 @@ describe('agents: AgentAPICaller against a scripted Messages API', () => {
     const run = await runNow(agent.id, `${m} spend`);
     expect(run).toMatchObject({ status: 'failed', stopReason: 'token_budget', iterations: 2, inputTokens: 450, outputTokens: 60, cacheWriteTokens: 150, cacheReadTokens: 400 });
     expect(run.modelRequests.map((r) => [r.cacheWriteTokens, r.cacheReadTokens])).toEqual([[150, 0], [0, 400]]);
-    expect(run.error).toMatch(/1060 tokens.*1000/);
-    // The tool calls of the turn that crossed the budget were not made.
-    expect(run.calls).toHaveLength(1);
+    expect(run.error).toMatch(/1060 tokens.*1000.*1 tool call\(s\) were not executed/);
+    // The tool call of the turn that crossed the budget was not made, and is recorded as such.
+    expect(run.calls).toHaveLength(2);
+    expect(run.calls[0]).toMatchObject({ operationId: 'getCurrentWorkspace', responseStatus: 200 });
+    expect(run.calls[1]).toMatchObject({ operationId: 'getCurrentWorkspace', responseStatus: null, error: expect.stringMatching(/^Not executed: the run stopped after using 1060 tokens/) });
   });
 
   it('retries a 429 after its retry-after, then succeeds', async () => {
