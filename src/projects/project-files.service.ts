@@ -85,7 +85,8 @@ export class ProjectFilesService {
         if (!old) created++;
       }
       const newPaths = files.filter((f) => !stored.has(f.path)).map((f) => f.path);
-      await this.assertNoFolderConflicts(manager, projectId, newPaths, files.map((f) => f.path));
+      const indexOf = new Map(files.map((file, index) => [file.path, index]));
+      await this.assertNoFolderConflicts(manager, projectId, newPaths, files.map((f) => f.path), new Set(), (path) => `files[${indexOf.get(path)}].path`);
       this.assertWithinProjectLimits(project, created, bytesDelta);
       for (let start = 0; start < writes.length; start += INSERT_CHUNK) {
         await this.writeChunk(manager, projectId, writes.slice(start, start + INSERT_CHUNK));
@@ -144,7 +145,6 @@ export class ProjectFilesService {
   async move(workspaceId: string, projectId: string, dto: MoveFileDto): Promise<MoveFilesResultDto> {
     const from = normaliseProjectPath(dto.from, 'from');
     const to = normaliseProjectPath(dto.to, 'to');
-    if (from === to) return { moved: [] };
     return this.dataSource.transaction(async (manager) => {
       await this.lockProject(manager, workspaceId, projectId);
       const single = await this.storedByPath(manager, projectId, [from]);
@@ -157,6 +157,8 @@ export class ProjectFilesService {
         ? [from]
         : (await manager.query(`SELECT path FROM project_files WHERE project_id = $1 AND path LIKE $2 ORDER BY path`, [projectId, `${escapeLike(from)}/%`])).map((r: { path: string }) => r.path);
       if (sources.length === 0) throw new DomainError('FILE_NOT_FOUND', `No file or folder "${from}" in project ${projectId}`);
+      // Onto itself: nothing moves, once the project and the file (or folder) are known to be there.
+      if (from === to) return { moved: [] };
       const moved = sources.map((source, index) => ({
         from: source,
         to: source === from ? to : normaliseProjectPath(to + source.slice(from.length), `to (for files[${index}])`),
@@ -173,7 +175,7 @@ export class ProjectFilesService {
         await manager.query(`DELETE FROM project_files WHERE project_id = $1 AND path = $2`, [projectId, to]);
         await this.adjustTotals(manager, projectId, -1, -size);
       }
-      await this.assertNoFolderConflicts(manager, projectId, targets, targets, new Set(sources));
+      await this.assertNoFolderConflicts(manager, projectId, targets, targets, new Set(sources), () => 'to');
       await manager.query(
         `UPDATE project_files f SET path = m.target, updated_at = now()
            FROM unnest($2::text[], $3::text[]) AS m(source, target)
@@ -225,27 +227,33 @@ export class ProjectFilesService {
 
   /**
    * A path cannot be both a file and a folder: refuses a new file whose parent folder is a file,
-   * or that would be the folder of files that exist. `ignore` lists files that are going away.
+   * or that would be the folder of files that exist. `ignore` lists files that are going away;
+   * `fieldOf` names the request field that holds a new path (the error's `field`).
    */
   private async assertNoFolderConflicts(
     manager: EntityManager,
     projectId: string,
     newPaths: string[],
     batchPaths: string[],
-    ignore: Set<string> = new Set(),
+    ignore: Set<string>,
+    fieldOf: (path: string) => string,
   ): Promise<void> {
     if (newPaths.length === 0) return;
     const batchFolders = new Set(batchPaths.flatMap(parentFolders));
     const clash = batchPaths.find((path) => batchFolders.has(path));
-    const conflict = (path: string, rule: string, message: string) =>
-      new DomainError('PATH_CONFLICT', message, [{ field: 'path', rule, message, path }]);
-    if (clash) throw conflict(clash, 'file-is-folder', `"${clash}" is both a file and the folder of another file in this request`);
+    /** `culprit`: the path in the request; `path`: the one it clashes with. */
+    const conflict = (culprit: string, path: string, rule: string, message: string) =>
+      new DomainError('PATH_CONFLICT', message, [{ field: fieldOf(culprit), rule, message, path }]);
+    if (clash) throw conflict(clash, clash, 'file-is-folder', `"${clash}" is both a file and the folder of another file in this request`);
     const folders = [...new Set(newPaths.flatMap(parentFolders))];
     const fileFolders: Array<{ path: string }> = folders.length
       ? await manager.query(`SELECT path FROM project_files WHERE project_id = $1 AND path = ANY($2::text[])`, [projectId, folders])
       : [];
     const blocking = fileFolders.find((row) => !ignore.has(row.path));
-    if (blocking) throw conflict(blocking.path, 'folder-is-file', `"${blocking.path}" is a file, so it cannot be a folder of new files`);
+    if (blocking) {
+      const culprit = newPaths.find((path) => path.startsWith(`${blocking.path}/`))!;
+      throw conflict(culprit, blocking.path, 'folder-is-file', `"${blocking.path}" is a file, so it cannot be a folder of "${culprit}"`);
+    }
     const folderFiles: Array<{ path: string; child: string }> = await manager.query(
       `SELECT n.p AS path, f.path AS child
          FROM unnest($2::text[]) AS n(p)
@@ -258,7 +266,7 @@ export class ProjectFilesService {
     );
     if (folderFiles.length > 0) {
       const { path, child } = folderFiles[0];
-      throw conflict(path, 'file-is-folder', `"${path}" is a folder (it holds "${child}"), so it cannot be a file`);
+      throw conflict(path, path, 'file-is-folder', `"${path}" is a folder (it holds "${child}"), so it cannot be a file`);
     }
   }
 

@@ -402,7 +402,8 @@ describe('project files', () => {
       const project = await createProject(t.api);
       await seed(project, [textFile('a', 'file a')]);
       const res = await upsert(project, [textFile('ok.txt'), textFile('a/b', 'under a')]);
-      expectError(res, 409, 'PATH_CONFLICT');
+      // The detail names the request's entry, and the stored file it clashes with.
+      expect(expectError(res, 409, 'PATH_CONFLICT').details).toEqual([expect.objectContaining({ field: 'files[1].path', rule: 'folder-is-file', path: 'a' })]);
       expect((await storedFiles(project)).map((f) => f.path)).toEqual(['a']);
       await expectExactTotals(project, { fileCount: 1, totalBytes: 6 });
     });
@@ -418,7 +419,7 @@ describe('project files', () => {
       const project = await createProject(t.api);
       await seed(project, [textFile('a/b', 'inside')]);
       const res = await upsert(project, [textFile('a', 'would hide the folder')]);
-      expectError(res, 409, 'PATH_CONFLICT');
+      expect(expectError(res, 409, 'PATH_CONFLICT').details).toEqual([expect.objectContaining({ field: 'files[0].path', rule: 'file-is-folder', path: 'a' })]);
       expect((await storedFiles(project)).map((f) => f.path)).toEqual(['a/b']);
     });
 
@@ -431,12 +432,14 @@ describe('project files', () => {
     });
 
     it.each([
-      ['file first', ['a', 'a/b']],
-      ['folder first', ['a/b', 'a']],
-      ['deeper', ['p/q/r', 'p']],
-    ])('refuses a file and a folder of the same path inside one batch (%s)', async (_label, paths) => {
+      // The entry named is the file that would be a folder.
+      ['file first', ['a', 'a/b'], 'files[0].path'],
+      ['folder first', ['a/b', 'a'], 'files[1].path'],
+      ['deeper', ['p/q/r', 'p'], 'files[1].path'],
+    ])('refuses a file and a folder of the same path inside one batch (%s)', async (_label, paths, field) => {
       const project = await createProject(t.api);
-      expectError(await upsert(project, paths.map((path) => textFile(path))), 409, 'PATH_CONFLICT');
+      const { details } = expectError(await upsert(project, paths.map((path) => textFile(path))), 409, 'PATH_CONFLICT');
+      expect(details).toEqual([expect.objectContaining({ field, rule: 'file-is-folder' })]);
       expect(await storedCount(project)).toBe(0);
     });
 
@@ -676,6 +679,14 @@ describe('project files', () => {
       const project = await createProject(t.api);
       expectErrorDetail(await move(project, { from: 'a', to: 'b', force: true }), 400, 'VALIDATION_FAILED', { field: 'force' });
     });
+
+    it('moves nothing onto itself, and says so only of a file or folder that exists', async () => {
+      const project = await createProject(t.api);
+      await seed(project, [textFile('dir/a.txt', 'x')]);
+      expect((await move(project, { from: 'dir/a.txt', to: 'dir/a.txt' }).expect(200)).body).toEqual({ moved: [] });
+      expect((await move(project, { from: 'dir', to: 'dir' }).expect(200)).body).toEqual({ moved: [] });
+      expectError(await move(project, { from: 'nothing.txt', to: 'nothing.txt' }), 404, 'FILE_NOT_FOUND');
+    });
   });
 
   describe('unknown and malformed project ids', () => {
@@ -685,6 +696,7 @@ describe('project files', () => {
       ['content', async () => t.api.get(`/api/projects/${id}/files/content`).query({ path: 'a.txt' })],
       ['delete', async () => t.api.delete(`/api/projects/${id}/files`).query({ path: 'a.txt' })],
       ['move', async () => t.api.post(`/api/projects/${id}/files/move`).send({ from: 'a.txt', to: 'b.txt' })],
+      ['move onto itself', async () => t.api.post(`/api/projects/${id}/files/move`).send({ from: 'a.txt', to: 'a.txt' })],
     ];
 
     it('answers 404 PROJECT_NOT_FOUND on every files route of an unknown project', async () => {
