@@ -93,7 +93,7 @@ export class ExportProcessor implements OnModuleInit {
           credentials = await this.credentialsOf(row);
           pushResult = await this.exporter.push(row.projectId, {
             url: row.remoteUrl,
-            branch: row.branch,
+            commitSha: outcome.commitSha,
             remoteBranch: row.remoteBranch ?? row.branch,
             tag: row.tag,
             force: row.remoteForce,

@@ -61,7 +61,7 @@ export interface LogEntry {
 
 export interface PushRequest {
   url: string;
-  /** Local ref, fully qualified (refs/heads/main, refs/tags/v1). */
+  /** What to push: a local ref, fully qualified (refs/heads/main, refs/tags/v1), or a commit id. */
   ref: string;
   remoteRef: string;
   force: boolean;

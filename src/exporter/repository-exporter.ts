@@ -57,7 +57,8 @@ const NOTHING_TO_REMEMBER = async () => undefined;
 
 export interface PushRequest {
   url: string;
-  branch: string;
+  /** The export's own commit: what the remote branch is set to, wherever the local branch is now. */
+  commitSha: string;
   remoteBranch: string;
   tag: string | null;
   force: boolean;
@@ -200,13 +201,16 @@ export class RepositoryExporter implements OnApplicationShutdown {
     }
   }
 
-  /** Pushes the branch (and the tag) to the remote. Throws PushFailure. */
+  /**
+   * Pushes the export's commit to the remote branch (and the tag). The commit, not the local
+   * branch: a retry of an older export must not push what a later export committed. Throws PushFailure.
+   */
   async push(projectId: string, request: PushRequest, signal?: AbortSignal): Promise<PushResult> {
     const { gitdir } = await this.git.open(projectId);
     const result: PushResult = { remoteUrl: request.url, remoteBranch: request.remoteBranch, forced: request.force, refs: [] };
     const branch = await this.git.push(gitdir, {
       url: request.url,
-      ref: `refs/heads/${request.branch}`,
+      ref: request.commitSha,
       remoteRef: `refs/heads/${request.remoteBranch}`,
       force: request.force,
       credentials: request.credentials,

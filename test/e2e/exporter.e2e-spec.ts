@@ -468,6 +468,25 @@ describe('exporter: projects to Git history, pushes and clones (in-process jobs)
     expect((await git(['--git-dir', gitdirOf(p.id), 'rev-list', 'main'])).trim().split('\n')).toEqual([second.commitSha, first.commitSha]);
   });
 
+  it('pushes the commit an interrupted export made when it is retried, not what the branch points at since', async () => {
+    const p = await project([{ path: 'v.txt', content: 'one' }]);
+    const first = await exported(p.id);
+    await t.api.put(`/api/projects/${p.id}/files`).send({ files: [{ path: 'v.txt', content: 'two' }] }).expect(200);
+    const second = await exported(p.id);
+    const url = other.createRepository(`retry-${p.slug}`);
+    // Left running after its commit was recorded and before its push (a crash, a failed push).
+    const [row] = await t.sql<{ id: string }>(
+      `INSERT INTO repository_exports (workspace_id, project_id, status, branch, message, author_name, author_email, commit_sha, unchanged, file_count, remote_url, remote_branch)
+       SELECT workspace_id, id, 'running', 'main', 'interrupted', 'A', 'a@example.com', $2, false, 1, $3, 'main' FROM generated_projects WHERE id = $1 RETURNING id`,
+      [p.id, first.commitSha, url],
+    );
+    const { JobQueue } = await import('../../src/queue/job-queue.js');
+    await t.app.get(JobQueue).sweep();
+    expect(await waitFor(row.id)).toMatchObject({ status: 'succeeded', commitSha: first.commitSha });
+    expect((await git(['--git-dir', other.pathOf(`retry-${p.slug}`), 'rev-parse', 'main'])).trim()).toBe(first.commitSha);
+    expect((await git(['--git-dir', gitdirOf(p.id), 'rev-parse', 'main'])).trim()).toBe(second.commitSha);
+  });
+
   it('refuses a branch or tag that would be a file where another is a folder, or the reverse', async () => {
     const p = await project([{ path: 'a.txt', content: 'a' }]);
     expect(await exported(p.id, { branch: 'release' })).toMatchObject({ status: 'succeeded' });
