@@ -61,6 +61,8 @@ describe('normaliseProjectPath', () => {
       ['".git" with a trailing dot (NTFS drops it)', '.git.', 'git-dir'],
       ['".git" with trailing spaces (NTFS drops them)', '.git  ', 'git-dir'],
       ['".git" with a zero-width character (HFS+ ignores it)', '.g\u200cit/config', 'git-dir'],
+      ['".git" with an NTFS stream name', '.git::$INDEX_ALLOCATION/hooks/post-checkout', 'git-dir'],
+      ['the 8.3 alias with an NTFS stream name', 'GIT~1:stream/x', 'git-dir'],
     ];
 
     it.each(cases)('rejects %s', (_label, path, rule) => {
@@ -123,6 +125,8 @@ describe('normaliseProjectPath', () => {
       'a/b/c.txt',
       'git/x',
       'repo.git/HEAD',
+      'notes:.git',
+      '.gitattributes:x',
       '...',
       '..a/b..',
       'name with spaces.md',

@@ -43,9 +43,13 @@ const LONE_SURROGATE = /[\ud800-\udfff]/u;
 /** Characters that some filesystems ignore in names (HFS+), so ".g\u200cit" would be ".git" there. */
 const IGNORABLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]/g;
 
-function isGitDir(segment: string): boolean {
-  // NTFS drops trailing dots and spaces and knows the 8.3 alias GIT~1.
-  const folded = segment.toLowerCase().replace(IGNORABLE, '').replace(/[. ]+$/, '');
+/**
+ * Whether a name is ".git" to some filesystem, as git's own fsck judges it: in any letter case,
+ * with the characters HFS+ ignores, and NTFS's forms: trailing dots and spaces dropped, a stream
+ * name after ":" (".git::$INDEX_ALLOCATION"), and the 8.3 alias GIT~1.
+ */
+export function isGitDir(segment: string): boolean {
+  const folded = segment.toLowerCase().replace(IGNORABLE, '').replace(/:.*$/s, '').replace(/[. ]+$/, '');
   return folded === '.git' || folded === 'git~1';
 }
 

@@ -70,6 +70,8 @@ describe('git object encodings', () => {
     ['.git ', 'git-dir'],
     ['git~1', 'git-dir'],
     ['.g\u200cit', 'git-dir'],
+    ['.git::$INDEX_ALLOCATION', 'git-dir'],
+    ['.git . :x', 'git-dir'],
     ['a/b', 'slash'],
     ['a\0b', 'nul'],
   ])('refuses the tree entry name %j (%s)', (name, rule) => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
+import { isGitDir } from '../common/project-path.js';
 
 /**
  * Git's object encodings (blob, tree, commit), hashed with node:crypto and deflated with
@@ -39,8 +40,6 @@ export interface TreeEntry {
 
 export type TreeEntryRule = 'empty' | 'dot' | 'dot-dot' | 'git-dir' | 'slash' | 'nul' | 'too-long';
 
-/** Characters that HFS+ ignores in names, so ".g\u200cit" is ".git" there (git's fsck checks them too). */
-const IGNORABLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]/g;
 const MAX_ENTRY_NAME_BYTES = 4096;
 
 /**
@@ -54,9 +53,7 @@ export function checkTreeEntryName(name: string): TreeEntryRule | null {
   if (name.includes('/')) return 'slash';
   if (name.includes('\0')) return 'nul';
   if (Buffer.byteLength(name) > MAX_ENTRY_NAME_BYTES) return 'too-long';
-  // ".git" in any letter case; NTFS drops trailing dots and spaces and knows the 8.3 alias GIT~1.
-  const folded = name.toLowerCase().replace(IGNORABLE, '').replace(/[. ]+$/, '');
-  if (folded === '.git' || folded === 'git~1') return 'git-dir';
+  if (isGitDir(name)) return 'git-dir';
   return null;
 }
 
