@@ -34,7 +34,8 @@ export function registerAuthentication(app: NestFastifyApplication): void {
     .getInstance()
     .addHook('preParsing', async (request: FastifyRequest, reply: FastifyReply) => {
       // CORS preflights carry no credentials; the CORS plugin answers them.
-      if (request.method === 'OPTIONS' || !API_ROUTE.test(request.url)) return;
+      // The route matched, as well as the URL sent: "/%61pi/projects" is routed as "/api/projects".
+      if (request.method === 'OPTIONS' || !(API_ROUTE.test(request.url) || API_ROUTE.test(request.routeOptions?.url ?? ''))) return;
       try {
         request.auth = await authenticateHeader(apiKeys, request.headers.authorization);
       } catch (error) {

@@ -69,6 +69,9 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
     // Not even parsed: malformed JSON without a key is a 401, not a 400.
     const res = await anonymous(t.url).post('/api/projects').set('content-type', 'application/json').send('{"name": ');
     expect([res.status, res.body.code]).toEqual([401, 'UNAUTHENTICATED']);
+    // Also when the path is percent-encoded: the router decodes it to the same route.
+    const encoded = await anonymous(t.url).post('/%61pi/projects').set('content-type', 'application/json').send('{"name": ');
+    expect([encoded.status, encoded.body.code]).toEqual([401, 'UNAUTHENTICATED']);
   });
 
   it('keeps every row of workspace B out of reach of workspace A: B\'s ids answer like ids that exist nowhere, lists hold nothing of B', async () => {
