@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsDate, IsIn, IsOptional, IsString, Length, Matches, MaxLength, MinDate } from 'class-validator';
+import { ArrayMinSize, IsArray, IsDate, IsIn, IsOptional, IsString, Length, Matches, MinDate } from 'class-validator';
 import { HasNoNul } from '../../common/validators.js';
 import { SCOPES } from '../api-key.entity.js';
 import type { Scope } from '../api-key.entity.js';
@@ -64,8 +64,8 @@ export class PutSecretDto {
   @IsString() @Matches(SECRET_NAME, { message: SECRET_NAME_RULE })
   name!: string;
 
-  @ApiProperty({ writeOnly: true, description: 'Write-only: stored encrypted, never returned' })
-  @IsString() @MaxLength(1_000_000)
+  @ApiProperty({ writeOnly: true, description: 'Write-only: stored encrypted, never returned; at most MAX_SECRET_BYTES bytes (UTF-8)' })
+  @IsString()
   value!: string;
 }
 
