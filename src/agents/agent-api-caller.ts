@@ -245,9 +245,16 @@ export class AgentAPICaller {
       }
       paused = false;
       const results: ToolResultBlockParam[] = [];
-      for (const use of toolUses) {
+      const max = this.config.AGENT_MAX_TOOL_CALLS_PER_REPLY;
+      for (const [index, use] of toolUses.entries()) {
         signal.throwIfAborted();
-        results.push(await this.answer(use, { run, agent, allowed, contract, session, signal, state }));
+        if (index < max) results.push(await this.answer(use, { run, agent, allowed, contract, session, signal, state }));
+        else {
+          // Beyond the limit a call is answered, not executed: the model may make it again next turn.
+          const error = `Not executed: at most ${max} tool calls of one reply are executed (AGENT_MAX_TOOL_CALLS_PER_REPLY); make this call again in your next reply`;
+          await this.recordNotExecuted(use, run, state, error);
+          results.push({ type: 'tool_result', tool_use_id: use.id, content: error, is_error: true });
+        }
       }
       if (state.submitted) return ok('result_submitted');
       addUser(messages, results);

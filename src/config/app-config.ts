@@ -149,6 +149,10 @@ export class AppConfig {
   @IsInt() @Min(1) @Max(128_000)
   AGENT_MAX_OUTPUT_TOKENS: number = 8_192;
 
+  /** Tool calls of one model reply that are executed; the ones beyond are answered as not executed (so a run makes at most maxIterations × this many). */
+  @IsInt() @Min(1)
+  AGENT_MAX_TOOL_CALLS_PER_REPLY: number = 20;
+
   /** An agent's iteration limit (model requests per run) when it sets none. */
   @IsInt() @Min(1)
   AGENT_DEFAULT_MAX_ITERATIONS: number = 25;

@@ -43,7 +43,7 @@ describe('agent runs whose API calls go through API_BASE_URL', () => {
   beforeAll(async () => {
     fake = await startFakeAnthropic();
     proxy = await startHoldingProxy();
-    t = await startTestApp({ ANTHROPIC_API_KEY: fake.apiKey, ANTHROPIC_BASE_URL: fake.url, API_BASE_URL: proxy.url, AGENT_WAIT_RUN_CONCURRENCY: '1' });
+    t = await startTestApp({ ANTHROPIC_API_KEY: fake.apiKey, ANTHROPIC_BASE_URL: fake.url, API_BASE_URL: proxy.url, AGENT_WAIT_RUN_CONCURRENCY: '1', AGENT_MAX_TOOL_CALLS_PER_REPLY: '3' });
     proxy.target = t.url;
   });
 
@@ -175,6 +175,21 @@ describe('agent runs whose API calls go through API_BASE_URL', () => {
       answer();
       expect((await holding).body).toMatchObject({ status: 'succeeded', finalText: 'First.' });
       expect((await t.api.post(`/api/agents/${agent.id}/runs`).send({ input: `${m} four`, wait: true }).expect(200)).body).toMatchObject({ status: 'succeeded' });
+    });
+  });
+
+  describe('tool calls of one reply', () => {
+    it('executes at most AGENT_MAX_TOOL_CALLS_PER_REPLY, and answers and records the others as not executed', async () => {
+      const m = marker('many-calls');
+      const agent = await createAgent({ allowedOperations: ['getCurrentWorkspace'] });
+      fake.script(m, [callTools(...Array.from({ length: 5 }, () => toolUse('getCurrentWorkspace', {}))), endTurn('Done.')]);
+      const run = await runNow(agent.id, `${m} many`);
+      expect(run).toMatchObject({ status: 'succeeded', finalText: 'Done.' });
+      expect(run.calls.map((call: { responseStatus: number | null }) => call.responseStatus)).toEqual([200, 200, 200, null, null]);
+      expect(run.calls[3].error).toMatch(/^Not executed: at most 3 tool calls of one reply .*AGENT_MAX_TOOL_CALLS_PER_REPLY/);
+      // Every tool_use of the reply got its tool_result, the last two as errors.
+      const answered = fake.requestsOf(m)[1].body.messages.at(-1).content as Array<{ type: string; is_error?: boolean }>;
+      expect(answered.map((block) => [block.type, block.is_error === true])).toEqual([...Array(3).fill(['tool_result', false]), ...Array(2).fill(['tool_result', true])]);
     });
   });
 
