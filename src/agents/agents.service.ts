@@ -73,8 +73,8 @@ export class AgentsService {
   async update(workspaceId: string, id: string, dto: UpdateAgentDto, scope: Scope): Promise<Agent> {
     const agent = await this.get(workspaceId, id);
     for (const [key, value] of Object.entries(dto)) {
+      // (null reaches here only for outputSchema and temperature, where it clears them: UpdateAgentDto refuses it elsewhere.)
       if (value === undefined) continue;
-      if (value === null && key !== 'outputSchema' && key !== 'temperature') continue;
       (agent as unknown as Record<string, unknown>)[key] = key === 'allowedOperations' ? [...new Set(value as string[])] : value;
     }
     this.check(agent, requestProblems(dto));

@@ -3,7 +3,7 @@ import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNumber, IsObject, IsOp
 import { SCOPES } from '../../access/api-key.entity.js';
 import type { Scope } from '../../access/api-key.entity.js';
 import { PageOf, PageQueryDto } from '../../common/pagination.js';
-import { HasNoNul } from '../../common/validators.js';
+import { HasNoNul, IsOptionalNotNull } from '../../common/validators.js';
 import { RUN_STATUSES, STOP_REASONS } from '../agent-run.entity.js';
 import type { ModelRequestUsage, RunStatus, StopReason } from '../agent-run.entity.js';
 
@@ -13,11 +13,11 @@ export class CreateAgentDto {
   name!: string;
 
   @ApiPropertyOptional({ example: 'claude-sonnet-5-5', description: 'A Claude model id; ANTHROPIC_MODEL when omitted' })
-  @IsOptional() @IsString() @Length(1, 100) @HasNoNul()
+  @IsOptionalNotNull() @IsString() @Length(1, 100) @HasNoNul()
   model?: string;
 
   @ApiPropertyOptional({ example: 'You set up small TypeScript projects in Forgeline.', maxLength: 100000 })
-  @IsOptional() @IsString() @MaxLength(100000) @HasNoNul()
+  @IsOptionalNotNull() @IsString() @MaxLength(100000) @HasNoNul()
   systemPrompt?: string;
 
   @ApiProperty({
@@ -40,11 +40,11 @@ export class CreateAgentDto {
   outputSchema?: Record<string, unknown> | null;
 
   @ApiPropertyOptional({ minimum: 1, example: 25, description: 'Most model requests per run (AGENT_DEFAULT_MAX_ITERATIONS; at most AGENT_MAX_ITERATIONS_LIMIT)' })
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptionalNotNull() @IsInt() @Min(1)
   maxIterations?: number;
 
   @ApiPropertyOptional({ minimum: 1, example: 200000, description: 'Token budget per run, input, cache and output together (AGENT_DEFAULT_MAX_TOKENS_PER_RUN)' })
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptionalNotNull() @IsInt() @Min(1)
   maxTokensPerRun?: number;
 
   @ApiPropertyOptional({
@@ -58,15 +58,16 @@ export class CreateAgentDto {
   temperature?: number | null;
 
   @ApiPropertyOptional({ minimum: 1000, example: 600000, description: 'Run timeout in ms (AGENT_DEFAULT_RUN_TIMEOUT_MS; at most AGENT_MAX_RUN_TIMEOUT_MS)' })
-  @IsOptional() @IsInt() @Min(1000)
+  @IsOptionalNotNull() @IsInt() @Min(1000)
   runTimeoutMs?: number;
 
   @ApiPropertyOptional({ minimum: 100, example: 30000, description: 'Timeout of one API call in ms (AGENT_DEFAULT_TOOL_TIMEOUT_MS)' })
-  @IsOptional() @IsInt() @Min(100)
+  @IsOptionalNotNull() @IsInt() @Min(100)
   toolTimeoutMs?: number;
 }
 
-export class UpdateAgentDto extends PartialType(CreateAgentDto) {}
+/** Null clears outputSchema and temperature; any other field sent as null is refused, not ignored. */
+export class UpdateAgentDto extends PartialType(CreateAgentDto, { skipNullProperties: false }) {}
 
 export class AgentDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
@@ -104,7 +105,7 @@ export class StartAgentRunDto {
   input!: string;
 
   @ApiPropertyOptional({ default: false, description: 'true: run now and answer with the finished run (200); false: 202 with the queued run' })
-  @IsOptional() @IsBoolean()
+  @IsOptionalNotNull() @IsBoolean()
   wait?: boolean;
 }
 

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsOptional, IsString, IsUUID, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { IsBoolean, IsString, IsUUID, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/validators.js';
 import { PageOf, PageQueryDto } from '../../common/pagination.js';
 import { EXPORT_STATUSES } from '../repository-export.entity.js';
 import type { ExportStatus } from '../repository-export.entity.js';
@@ -25,49 +26,49 @@ export class ExportRemoteDto {
   url!: string;
 
   @ApiPropertyOptional({ example: 'main', description: 'Branch on the remote; default: the export\'s branch' })
-  @IsOptional() @IsString()
+  @IsOptionalNotNull() @IsString()
   branch?: string;
 
   @ApiPropertyOptional({ default: false, description: 'Overwrite the remote branch even when the push is not a fast-forward' })
-  @IsOptional() @IsBoolean()
+  @IsOptionalNotNull() @IsBoolean()
   force?: boolean;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'A stored credential (POST /api/git-credentials)' })
-  @IsOptional() @IsUUID()
+  @IsOptionalNotNull() @IsUUID()
   credentialId?: string;
 
   @ApiPropertyOptional({ example: 'x-access-token', description: 'With `token`: credentials used for this push only, never stored; default "git"' })
-  @IsOptional() @IsString() @Length(1, 200) @Matches(/^[^:\s]+$/, { message: 'remote.username must not contain ":" or whitespace' })
+  @IsOptionalNotNull() @IsString() @Length(1, 200) @Matches(/^[^:\s]+$/, { message: 'remote.username must not contain ":" or whitespace' })
   username?: string;
 
   @ApiPropertyOptional({ writeOnly: true, description: 'Write-only: a password or access token used for this push only' })
-  @IsOptional() @IsString() @Length(1, 4096) @Matches(/^\S+$/, { message: 'remote.token must not contain whitespace' })
+  @IsOptionalNotNull() @IsString() @Length(1, 4096) @Matches(/^\S+$/, { message: 'remote.token must not contain whitespace' })
   token?: string;
 }
 
 export class CreateExportDto {
   @ApiPropertyOptional({ example: 'main', default: 'main', description: 'Branch to commit to (git check-ref-format rules)' })
-  @IsOptional() @IsString()
+  @IsOptionalNotNull() @IsString()
   branch?: string;
 
   @ApiPropertyOptional({ example: 'v1.0.0', description: 'A tag to point at the exported commit (git check-ref-format rules)' })
-  @IsOptional() @IsString()
+  @IsOptionalNotNull() @IsString()
   tag?: string;
 
   @ApiPropertyOptional({ example: 'Add the invoice service', maxLength: 10000, description: 'Commit message; default "Export of <project name>". Trailers naming the project and the export are added.' })
-  @IsOptional() @IsString() @MaxLength(10000) @Matches(COMMIT_TEXT, { message: 'message must not contain NUL or control characters other than tab and newlines' })
+  @IsOptionalNotNull() @IsString() @MaxLength(10000) @Matches(COMMIT_TEXT, { message: 'message must not contain NUL or control characters other than tab and newlines' })
   message?: string;
 
   @ApiPropertyOptional({ type: AuthorDto, description: 'Default: GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL' })
-  @IsOptional() @ValidateNested() @Type(() => AuthorDto)
+  @IsOptionalNotNull() @ValidateNested() @Type(() => AuthorDto)
   author?: AuthorDto;
 
   @ApiPropertyOptional({ default: false, description: 'Make a commit even when the tree is unchanged' })
-  @IsOptional() @IsBoolean()
+  @IsOptionalNotNull() @IsBoolean()
   allowEmpty?: boolean;
 
   @ApiPropertyOptional({ type: ExportRemoteDto, description: 'Push the branch (and the tag) there after the commit' })
-  @IsOptional() @ValidateNested() @Type(() => ExportRemoteDto)
+  @IsOptionalNotNull() @ValidateNested() @Type(() => ExportRemoteDto)
   remote?: ExportRemoteDto;
 }
 
@@ -112,7 +113,7 @@ export class RepositoryExportPageDto extends PageOf(RepositoryExportDto) {}
 
 export class ListCommitsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ example: 'main', default: 'main' })
-  @IsOptional() @IsString()
+  @IsOptionalNotNull() @IsString()
   branch?: string;
 }
 

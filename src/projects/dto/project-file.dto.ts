@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
-import { HasNoNul } from '../../common/validators.js';
+import { HasNoNul, IsOptionalNotNull } from '../../common/validators.js';
 import { PageOf, PageQueryDto } from '../../common/pagination.js';
 import { FILE_MODES } from '../project-file.entity.js';
 import type { FileMode } from '../project-file.entity.js';
@@ -19,11 +19,11 @@ export class FileInputDto {
   content!: string;
 
   @ApiPropertyOptional({ enum: ENCODINGS, default: 'utf8' })
-  @IsOptional() @IsIn(ENCODINGS)
+  @IsOptionalNotNull() @IsIn(ENCODINGS)
   encoding?: Encoding;
 
   @ApiPropertyOptional({ description: 'Executable bit; omitted keeps the current mode (regular for new files)' })
-  @IsOptional() @IsBoolean()
+  @IsOptionalNotNull() @IsBoolean()
   executable?: boolean;
 }
 
@@ -83,7 +83,7 @@ export class MoveFileDto {
   to!: string;
 
   @ApiPropertyOptional({ default: false, description: 'Replace an existing file at `to` (single-file moves only)' })
-  @IsOptional() @IsBoolean()
+  @IsOptionalNotNull() @IsBoolean()
   overwrite?: boolean;
 }
 

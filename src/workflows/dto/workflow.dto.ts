@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { IsArray, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsArray, IsString, Length, MaxLength } from 'class-validator';
 import { PageOf } from '../../common/pagination.js';
+import { IsOptionalNotNull } from '../../common/validators.js';
 
 export class StepRetryDto {
   @ApiProperty({ minimum: 1, example: 3, description: 'Attempts in all, the first included (at most MAX_STEP_ATTEMPTS)' })
@@ -61,7 +62,7 @@ export class CreateWorkflowDto {
   name!: string;
 
   @ApiPropertyOptional({ example: 'Creates a project and writes its README', maxLength: 10000 })
-  @IsOptional() @IsString() @MaxLength(10000)
+  @IsOptionalNotNull() @IsString() @MaxLength(10000)
   description?: string;
 
   @ApiProperty({ type: [StepDefinitionDto], example: EXAMPLE_STEPS, description: 'At most MAX_WORKFLOW_STEPS steps, without cycles' })
@@ -69,7 +70,8 @@ export class CreateWorkflowDto {
   steps!: unknown[];
 }
 
-export class UpdateWorkflowDto extends PartialType(CreateWorkflowDto) {}
+/** A field sent as null is refused (a workflow always has a name and a description), not stored. */
+export class UpdateWorkflowDto extends PartialType(CreateWorkflowDto, { skipNullProperties: false }) {}
 
 export class WorkflowDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
