@@ -112,6 +112,31 @@ describe('loadConfig', () => {
     expect(error.message).not.toMatch(/aaaa|short-but-secret|hunter2/);
   });
 
+  it.each([
+    ['a missing "//"', 'postgres:/app:S3cretPw@db:5432/app'],
+    ['no scheme', 'app:S3cretPw@db/app'],
+    ['a password with "@" and "/"', 'redis:/:S3cr@t/Pw@cache'],
+  ])('hides the password of a malformed URL (%s)', (_label, url) => {
+    const error = errorOf({ DATABASE_URL: url, REDIS_URL: url });
+    expect(error.message).toContain('DATABASE_URL=');
+    expect(error.message).not.toMatch(/S3cr/);
+  });
+
+  it('refuses a default above its limit, naming both variables', () => {
+    const error = (() => {
+      try {
+        checkServiceConfig(load({ AGENT_MAX_ITERATIONS_LIMIT: '10', AGENT_DEFAULT_RUN_TIMEOUT_MS: '10000', WORKFLOW_STEP_TIMEOUT_MS: '7200000', MAX_STEP_TIMEOUT_MS: '3600000' }));
+      } catch (caught) {
+        return caught as Error;
+      }
+      throw new Error('no error');
+    })();
+    expect(error.message).toContain('AGENT_DEFAULT_MAX_ITERATIONS=25 is above AGENT_MAX_ITERATIONS_LIMIT=10');
+    expect(error.message).toContain('AGENT_DEFAULT_TOOL_TIMEOUT_MS=30000 is above AGENT_DEFAULT_RUN_TIMEOUT_MS=10000');
+    expect(error.message).toContain('WORKFLOW_STEP_TIMEOUT_MS=7200000 is above MAX_STEP_TIMEOUT_MS=3600000');
+    expect(checkServiceConfig(load({})).AGENT_DEFAULT_MAX_ITERATIONS).toBe(25);
+  });
+
   it('requires SECRETS_KEY of a service that uses DATABASE_URL, and not of the embedded default', () => {
     expect(() => checkServiceConfig(load({ DATABASE_URL: 'postgresql://db/forgeline' }))).toThrow(/SECRETS_KEY is required when DATABASE_URL is set/);
     expect(checkServiceConfig(load({ DATABASE_URL: 'postgresql://db/forgeline', SECRETS_KEY: 'a'.repeat(64) })).SECRETS_KEY).toBe('a'.repeat(64));

@@ -442,7 +442,9 @@ const SECRET_VARIABLES = new Set(['BOOTSTRAP_API_KEY', 'SECRETS_KEY', 'ANTHROPIC
 function shown(property: string, value: unknown): string {
   if (typeof value !== 'string') return JSON.stringify(value);
   if (SECRET_VARIABLES.has(property)) return `<hidden, ${value.length} characters>`;
-  if (property.endsWith('_URL')) return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@'));
+  // Whatever comes between the first ":" after the user name and the last "@" is taken as a password,
+  // also in a malformed URL (a missing "//" or scheme), the only kind ever shown.
+  if (property.endsWith('_URL')) return JSON.stringify(value.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?[^:/@]*):.*@/i, '$1:***@'));
   return JSON.stringify(value);
 }
 
@@ -481,6 +483,17 @@ export function checkServiceConfig(config: AppConfig): AppConfig {
   const smallestBody = Math.ceil(config.MAX_FILE_BYTES / 3) * 4 + 64 * 1024;
   if (config.MAX_REQUEST_BYTES < smallestBody) {
     problems.push(`MAX_REQUEST_BYTES=${config.MAX_REQUEST_BYTES} is too small for one file of MAX_FILE_BYTES=${config.MAX_FILE_BYTES} sent as base64: it must be at least ${smallestBody}`);
+  }
+  // A default above its limit would make every agent or step that relies on it invalid.
+  const atMost: Array<[keyof AppConfig, keyof AppConfig]> = [
+    ['AGENT_DEFAULT_MAX_ITERATIONS', 'AGENT_MAX_ITERATIONS_LIMIT'],
+    ['AGENT_DEFAULT_MAX_TOKENS_PER_RUN', 'AGENT_MAX_TOKENS_PER_RUN_LIMIT'],
+    ['AGENT_DEFAULT_RUN_TIMEOUT_MS', 'AGENT_MAX_RUN_TIMEOUT_MS'],
+    ['AGENT_DEFAULT_TOOL_TIMEOUT_MS', 'AGENT_DEFAULT_RUN_TIMEOUT_MS'],
+    ['WORKFLOW_STEP_TIMEOUT_MS', 'MAX_STEP_TIMEOUT_MS'],
+  ];
+  for (const [value, limit] of atMost) {
+    if ((config[value] as number) > (config[limit] as number)) problems.push(`${value}=${config[value]} is above ${limit}=${config[limit]}: it must be at most that`);
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
   return config;
