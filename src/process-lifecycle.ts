@@ -36,9 +36,11 @@ export function exitGracefullyOnSignals(message: string, timeoutMs: number, clos
       process.exit(1);
     }
   };
+  // `on`, not `once`: a second signal during the shutdown must find this handler (which ignores
+  // it), not Node's default, which would end the process before the database is stopped.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.removeAllListeners(signal);
-    process.once(signal, () => void shutdown(signal));
+    process.on(signal, () => void shutdown(signal));
   }
 }
 
