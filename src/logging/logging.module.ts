@@ -20,6 +20,9 @@ export class LoggingModule {
       module: LoggingModule,
       imports: [
         LoggerModule.forRoot({
+          // Every route once. (nestjs-pino's default routes add those outside the global prefix, such
+          // as /git/, a second time: each of their requests was logged twice.)
+          forRoutes: [{ path: '{/*splat}', method: RequestMethod.ALL }],
           // Probes are called every few seconds by orchestrators: no access log, no request context.
           exclude: [{ method: RequestMethod.GET, path: 'health' }, { method: RequestMethod.GET, path: 'health/live' }],
           pinoHttp: {

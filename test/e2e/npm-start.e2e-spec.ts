@@ -76,6 +76,16 @@ describe('npm start', () => {
     const docs = await api().get('/docs').expect(200);
     expect(docs.headers['content-type']).toMatch(/^text\/html/);
     await api().get('/api/workspaces/current').expect(200);
+    // One access log line per request, inside the /api prefix and outside it (/git/), none for probes.
+    const logged = async (path: string) => {
+      const id = `log-${randomBytes(6).toString('hex')}`;
+      await api().get(path).set('x-request-id', id);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return first.output().split('\n').filter((line) => line.includes(`"id":"${id}"`) && line.includes('request completed')).length;
+    };
+    expect(await logged('/api/projects')).toBe(1);
+    expect(await logged('/git/nothing-here.git/info/refs?service=git-upload-pack')).toBe(1);
+    expect(await logged('/health/live')).toBe(0);
     const name = `Survivor ${randomBytes(4).toString('hex')}`;
     const created = await api().post('/api/projects').send({ name }).expect(201);
     await api().put(`/api/projects/${created.body.id}/files`).send({ files: [{ path: 'README.md', content: '# kept\n' }] }).expect(200);
@@ -103,7 +113,7 @@ describe('npm start', () => {
     expect(await accepts(pgPort)).toBe(false);
   }, 120_000);
 
-  it('cuts the connections still open after SHUTDOWN_TIMEOUT_MS, then stops the database and exits 0', async () => {
+  it('cuts the connections still open after SHUTDOWN_TIMEOUT_MS, then stops the database and exits 0, even when signalled twice', async () => {
     // Only enqueueing (no worker runs steps): the run stays queued and its event stream stays open.
     env = { ...env, SHUTDOWN_TIMEOUT_MS: '300', WORKER_CONCURRENCY: '0' };
     const service = await start();
@@ -115,7 +125,11 @@ describe('npm start', () => {
     const reader = stream.body!.getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: snapshot');
 
-    expect(await service.stop()).toBe(0);
+    // A second signal while it shuts down (an impatient Ctrl-C) changes nothing: it still stops the database.
+    const stopping = service.stop();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    service.process.kill('SIGINT');
+    expect(await stopping).toBe(0);
     expect(service.output()).toContain('SHUTDOWN_TIMEOUT_MS=300 passed');
     await expect(reader.read()).rejects.toThrow();
     expect(await accepts(pgPort)).toBe(false);
