@@ -81,7 +81,10 @@ export class AgentStep implements StepHandler<AgentInput, AgentOutput> {
         }
       }
     } catch (error) {
-      if (ctx.signal.aborted && run) {
+      // A timeout or a cancel ends the agent run too. A shutdown (the step is handed back) or a
+      // takeover by another worker does not: the next execution waits for the same run (checkpoint).
+      const reason = (ctx.signal.reason as { reason?: string } | undefined)?.reason;
+      if (ctx.signal.aborted && run && (reason === 'timeout' || reason === 'cancelled')) {
         ctx.logger.warn(`cancelling agent run ${run.id}`);
         await this.runs.cancel(ctx.workspaceId, run.id).catch(() => undefined);
       }
