@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -8,6 +8,8 @@ import { GitHttpServer, startGitHttpServer } from '../setup/git-http-server.js';
 import { createWorkflow, startRun, stepOf, waitForRun } from '../factories/workflow.factory.js';
 import { git, scratch } from '../utils/git-cli.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
+import { CreateProjectStep } from '../../src/workflows/steps/create-project.step.js';
+import type { StepContext } from '../../src/workflows/step-executor.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 
@@ -236,5 +238,49 @@ describe('the http_request step', () => {
     expect(await call(open, { url: `${base}/big` })).toMatchObject({ status: 'failed', error: expect.stringMatching(/HTTP_STEP_MAX_RESPONSE_BYTES/) });
     expect(await call(open, { url: `${base}/missing` })).toMatchObject({ status: 'failed', error: expect.stringMatching(/404/) });
     expect(await call(open, { url: `${base}/missing`, failOnHttpError: false })).toMatchObject({ status: 'succeeded', output: { status: 404, body: 'nope' } });
+  });
+});
+
+describe('the create_project step run again (a retry, a re-run after a crash)', () => {
+  let t: TestApp;
+  let step: CreateProjectStep;
+  let workspaceId: string;
+  const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const ctxOf = (runId: string) => ({ workspaceId, runId, stepId: 'scaffold', logger, signal: new AbortController().signal }) as unknown as StepContext;
+  const config = { name: 'Again', template: 'typescript-library', variables: { packageName: 'again' } };
+  const count = async () => (await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM generated_projects`))[0].n;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    step = t.app.get(CreateProjectStep);
+    workspaceId = (await t.api.get('/api/workspaces/current').expect(200)).body.id;
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('gives back the project the first execution made, complete, instead of making another', async () => {
+    const runId = randomUUID();
+    const before = await count();
+    const first = await step.run(config, ctxOf(runId));
+    const again = await step.run(config, ctxOf(runId));
+    expect(again).toEqual({ ...first, created: false });
+    expect(await count()).toBe(before + 1);
+    const stored = (await t.api.get(`/api/projects/${first.projectId}`).expect(200)).body;
+    expect(stored.metadata).toEqual({ forgelineWorkflow: { runId, stepId: 'scaffold' }, instantiatedFrom: { template: 'typescript-library' } });
+    expect(stored.fileCount).toBe(first.fileCount);
+  });
+
+  it('makes again a project that an earlier execution left incomplete', async () => {
+    const runId = randomUUID();
+    const partial = (await t.api.post('/api/projects').send({ name: 'Half made', metadata: { forgelineWorkflow: { runId, stepId: 'scaffold' }, forgelineIncomplete: true } }).expect(201)).body;
+    const before = await count();
+    const made = await step.run(config, ctxOf(runId));
+    expect(made).toMatchObject({ created: true, template: 'typescript-library' });
+    expect(made.projectId).not.toBe(partial.id);
+    expect(made.fileCount).toBeGreaterThan(0);
+    await t.api.get(`/api/projects/${partial.id}`).expect(404);
+    expect(await count()).toBe(before);
   });
 });

@@ -25,6 +25,8 @@ interface CreateProjectOutput {
 
 /** The project's metadata key that ties it to the run and step that made it (what makes the step idempotent). */
 export const CREATED_BY_KEY = 'forgelineWorkflow';
+/** In the metadata of a project made from a template, until its files are all written. */
+const INCOMPLETE_KEY = 'forgelineIncomplete';
 
 @StepExecutor({
   type: 'create_project',
@@ -64,7 +66,11 @@ export class CreateProjectStep implements StepHandler<CreateProjectInput, Create
   async run(input: CreateProjectInput, ctx: StepContext): Promise<CreateProjectOutput> {
     const tag = { runId: ctx.runId, stepId: ctx.stepId };
     const existing = await findCreatedBy(this.projects, ctx.workspaceId, tag);
-    if (existing) {
+    if (existing && existing.metadata[INCOMPLETE_KEY] === true) {
+      // An earlier execution stopped (or timed out) while it wrote the template's files: start over.
+      ctx.logger.warn(`project ${existing.id}, left incomplete by an earlier execution, is deleted and made again`);
+      await this.projects.remove(ctx.workspaceId, existing.id).catch(() => undefined);
+    } else if (existing) {
       ctx.logger.info(`project ${existing.id} was already created by this step`);
       return describe(existing, input.template ?? null, false);
     }
@@ -80,16 +86,16 @@ export class CreateProjectStep implements StepHandler<CreateProjectInput, Create
       return describe(project, null, true);
     }
     if (input.metadata) throw new Error('metadata is for empty projects: a template records where it came from');
-    const project = await this.templates.instantiateBuiltin(ctx.workspaceId, {
-      template: input.template,
-      name: input.name,
-      slug: input.slug,
-      description: input.description,
-      variables: input.variables,
-    });
-    // The tag comes right after the files (the template API takes no metadata): a worker dying
-    // between the two would leave an untagged project, and a re-run would make another.
-    const tagged = await this.projects.update(ctx.workspaceId, project.id, { metadata: { ...project.metadata, [CREATED_BY_KEY]: tag } });
+    // Tagged from the start, so a re-run finds it whatever happened, and marked incomplete until
+    // its files are all in: a re-run makes again a project whose execution stopped half-way.
+    const project = await this.templates.instantiateBuiltin(
+      ctx.workspaceId,
+      { template: input.template, name: input.name, slug: input.slug, description: input.description, variables: input.variables },
+      { [CREATED_BY_KEY]: tag, [INCOMPLETE_KEY]: true },
+    );
+    // Finished even when the step was aborted meanwhile: a re-run then finds the project complete.
+    const { [INCOMPLETE_KEY]: _incomplete, ...metadata } = project.metadata;
+    const tagged = await this.projects.update(ctx.workspaceId, project.id, { metadata });
     ctx.logger.info(`created project ${project.id} (${project.slug}) from template "${input.template}" with ${project.fileCount} files`);
     return describe(tagged, input.template, true);
   }
