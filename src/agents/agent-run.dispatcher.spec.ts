@@ -52,7 +52,7 @@ describe('AgentRunDispatcher on the queue seam', () => {
     await dispatcher.dispatch('r9');
     expect(queue.enqueued).toEqual([{ name: AGENT_RUN_JOB, data: { runId: 'r9' }, jobId: 'agent-run:r9' }]);
     const controller = new AbortController();
-    const ctx: JobContext = { jobId: 'agent-run:r9', attempt: 1, maxAttempts: 1, signal: controller.signal };
+    const ctx: JobContext = { jobId: 'agent-run:r9', attempt: 1, maxAttempts: 1, enqueuedAt: Date.now(), signal: controller.signal };
     const running = queue.registered[0].handler({ runId: 'r9' }, ctx);
     controller.abort();
     await running;

@@ -92,7 +92,7 @@ export class BullJobQueue extends JobQueue {
   }
 
   private async run(type: RegisteredJobType, job: Bull.Job): Promise<void> {
-    const ctx = { jobId: String(job.id), attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 };
+    const ctx = { jobId: String(job.id), attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1, enqueuedAt: job.timestamp };
     let aborted = () => false;
     try {
       await this.running.track((signal) => {

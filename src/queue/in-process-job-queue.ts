@@ -10,6 +10,7 @@ interface Entry {
   attemptsMade: number;
   attempts: number;
   backoff: RegisteredJobType['backoff'];
+  enqueuedAt: number;
 }
 
 /**
@@ -37,7 +38,7 @@ export class InProcessJobQueue extends JobQueue {
     const key = `${name}\u0000${options.jobId}`;
     if (this.pending.has(key)) return;
     const { attempts, backoff } = this.defaultsFor(name);
-    const entry: Entry = { name, jobId: options.jobId, data: JSON.stringify(data ?? null), attemptsMade: 0, attempts, backoff };
+    const entry: Entry = { name, jobId: options.jobId, data: JSON.stringify(data ?? null), attemptsMade: 0, attempts, backoff, enqueuedAt: Date.now() };
     this.pending.set(key, entry);
     this.schedule(entry, options.delayMs ?? 0);
   }
@@ -93,7 +94,7 @@ export class InProcessJobQueue extends JobQueue {
     void this.running
       .track((signal) => {
         aborted = () => signal.aborted;
-        return type.handler(JSON.parse(entry.data), { jobId: entry.jobId, attempt, maxAttempts: entry.attempts, signal });
+        return type.handler(JSON.parse(entry.data), { jobId: entry.jobId, attempt, maxAttempts: entry.attempts, enqueuedAt: entry.enqueuedAt, signal });
       })
       .then(
         () => this.pending.delete(`${entry.name}\u0000${entry.jobId}`),

@@ -49,11 +49,14 @@ function behaves(backend: string, make: Factory) {
     it('runs a job with its data (through JSON) and its context', async () => {
       const queue = start();
       const seen: Array<[unknown, Omit<JobContext, 'signal'>]> = [];
-      queue.register<{ n: number; at: Date }>(type, async (data, { jobId, attempt, maxAttempts }) => void seen.push([data, { jobId, attempt, maxAttempts }]));
+      queue.register<{ n: number; at: Date }>(type, async (data, { jobId, attempt, maxAttempts, enqueuedAt }) => void seen.push([data, { jobId, attempt, maxAttempts, enqueuedAt }]));
       queue.onApplicationBootstrap();
+      const before = Date.now();
       await queue.enqueue(type, { n: 1, at: new Date('2026-01-02T03:04:05Z') }, { jobId: 'row-1' });
       await until('the job', () => seen.length === 1);
-      expect(seen[0]).toEqual([{ n: 1, at: '2026-01-02T03:04:05.000Z' }, { jobId: 'row-1', attempt: 1, maxAttempts: 3 }]);
+      expect(seen[0]).toEqual([{ n: 1, at: '2026-01-02T03:04:05.000Z' }, { jobId: 'row-1', attempt: 1, maxAttempts: 3, enqueuedAt: expect.any(Number) }]);
+      expect(seen[0][1].enqueuedAt).toBeGreaterThanOrEqual(before);
+      expect(seen[0][1].enqueuedAt).toBeLessThanOrEqual(Date.now());
     });
 
     it('ignores a second enqueue of a job id that is still pending, and runs it again once finished', async () => {

@@ -28,6 +28,12 @@ export interface JobContext {
   /** Attempts in all: `attempt === maxAttempts` is the last one, after which a throw fails the job for good. */
   maxAttempts: number;
   /**
+   * When the job was enqueued (ms since the epoch). A job older than JOB_LOCK_MS may be a
+   * delivery again of one that already ran (Bull hands out a job whose worker stopped once its
+   * lock expires).
+   */
+  enqueuedAt: number;
+  /**
    * Aborted when this process shuts down and JOB_SHUTDOWN_GRACE_MS is over: stop soon and throw;
    * the job is handed back (run again later, here or elsewhere) without using up an attempt.
    */

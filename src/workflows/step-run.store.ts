@@ -18,6 +18,8 @@ export interface ReadyStep {
   attempt: number;
   /** A retry waits this long. */
   delayMs?: number;
+  /** Set to the claim number when the step is queued again after that claim: a job id of its own (jobIdOf). */
+  takeover?: number;
   /**
    * Set when the step was never claimed: its last attempt and (filled in by the engine) the
    * status and output of what it reads, so that a worker may run it before claiming it.

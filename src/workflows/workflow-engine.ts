@@ -113,7 +113,7 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
               reads: this.runs.peek(step.runId)?.graph.reads.get(step.stepId),
               unclaimed: step.unclaimed?.reads && { lastAttempt: step.unclaimed.lastAttempt, reads: step.unclaimed.reads },
             },
-            { jobId: jobIdOf(step.stepRunId, step.attempt), delayMs: step.delayMs },
+            { jobId: jobIdOf(step.stepRunId, step.attempt, step.takeover), delayMs: step.delayMs },
           )
           .catch((error: Error) => this.logger.warn(`could not enqueue step "${step.stepId}" of run ${step.runId} (the sweep will): ${error.message}`)),
       ),
@@ -140,8 +140,12 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
    */
   private async handle(job: StepJob, jobCtx: JobContext): Promise<void> {
     const delayMs = this.config.WORKFLOW_STEP_CLAIM_DELAY_MS;
+    // What the job hands over holds only for its first delivery: a retry of the job, or a job
+    // delivered again (Bull hands out a job whose worker stopped once its lock expires), may find
+    // the step claimed since, with a checkpoint to resume from, so it claims first.
+    const firstDelivery = jobCtx.attempt === 1 && Date.now() - jobCtx.enqueuedAt < this.config.JOB_LOCK_MS;
     // (A worker new to the run claims it at once: the claim brings the run along.)
-    const known = job.unclaimed && delayMs > 0 && !this.cancelled.has(job.runId) ? this.runs.peek(job.runId) : undefined;
+    const known = job.unclaimed && delayMs > 0 && firstDelivery && !this.cancelled.has(job.runId) ? this.runs.peek(job.runId) : undefined;
     const definition = known?.graph.steps.get(job.stepId);
     if (known && definition && job.unclaimed) {
       const step: ClaimedStep = {
@@ -194,6 +198,12 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
     if (end.status === 'abandoned') return;
     if (end.status === 'released') {
       if (step.executions > 0) await this.store.release(step.id, step.executions);
+      if (deferred && step.executions > 0) {
+        // Claimed while it ran before its claim: the job handed back would run it so again, from
+        // the start. A job of its own resumes it through a claim (checkpoint included) instead.
+        await this.dispatch([{ stepRunId: step.id, runId: run.id, stepId: step.stepId, attempt: step.attempt, takeover: step.executions }]);
+        return;
+      }
       throw new Error('shutting down: the step is handed back');
     }
     if (end.status === 'retry' && step.executions === 0 && !(await deferred?.now())) return;

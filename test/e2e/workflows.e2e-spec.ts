@@ -391,6 +391,32 @@ describe.each(MODES)('steps running before their claim, with %s', (_mode, env) =
   });
 });
 
+describe('a step whose job is older than JOB_LOCK_MS when its turn comes (in-process jobs)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ WORKFLOW_STEP_CLAIM_DELAY_MS: '60000', WORKFLOW_STEP_CONCURRENCY: '2', JOB_LOCK_MS: '1000' }, { imports: [TestStepsModule] });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is claimed before it runs: its job may be a delivery again of one that already ran', async () => {
+    const chain = await createWorkflow(t.api, [
+      { id: 'first', type: 'test_sleep', config: { ms: 300 } },
+      { id: 'own', type: 'test_own_row', needs: ['first'], config: {} },
+    ]);
+    // Two other steps take the turns for 1.5 s: `own`, queued at 0.3 s, starts at about 1.5 s.
+    const busy = await createWorkflow(t.api, ['a', 'b'].map((id) => ({ id, type: 'test_sleep', config: { ms: 1_500 } })));
+    const run = await startRun(t.api, chain.id);
+    await startRun(t.api, busy.id);
+    const done = await waitForRun(t.api, run.id);
+    expect(done.status).toBe('succeeded');
+    expect(stepOf(done, 'own').output).toMatchObject({ status: 'running', executions: 1 });
+  });
+});
+
 describe('workflow definitions', () => {
   let t: TestApp;
   beforeAll(async () => {
