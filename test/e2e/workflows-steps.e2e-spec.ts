@@ -9,6 +9,7 @@ import { createWorkflow, startRun, stepOf, waitForRun } from '../factories/workf
 import { git, scratch } from '../utils/git-cli.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
 import { CreateProjectStep } from '../../src/workflows/steps/create-project.step.js';
+import { NonRetryableStepError } from '../../src/workflows/step-executor.js';
 import type { StepContext } from '../../src/workflows/step-executor.js';
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -270,6 +271,11 @@ describe('the create_project step run again (a retry, a re-run after a crash)', 
     const stored = (await t.api.get(`/api/projects/${first.projectId}`).expect(200)).body;
     expect(stored.metadata).toEqual({ forgelineWorkflow: { runId, stepId: 'scaffold' }, instantiatedFrom: { template: 'typescript-library' } });
     expect(stored.fileCount).toBe(first.fileCount);
+  });
+
+  it('fails a config that can never work without a retry', async () => {
+    await expect(step.run({ name: 'x', variables: { a: 'b' } }, ctxOf(randomUUID()))).rejects.toBeInstanceOf(NonRetryableStepError);
+    await expect(step.run({ ...config, metadata: { a: 1 } }, ctxOf(randomUUID()))).rejects.toBeInstanceOf(NonRetryableStepError);
   });
 
   it('makes again a project that an earlier execution left incomplete', async () => {

@@ -2,7 +2,7 @@ import { TemplatesService } from '../../generator/templates.service.js';
 import { BUILTIN_TEMPLATE_NAMES } from '../../generator/templates/builtin-templates.js';
 import type { GeneratedProject } from '../../projects/generated-project.entity.js';
 import { ProjectsService } from '../../projects/projects.service.js';
-import { StepContext, StepExecutor, StepHandler } from '../step-executor.js';
+import { NonRetryableStepError, StepContext, StepExecutor, StepHandler } from '../step-executor.js';
 
 interface CreateProjectInput {
   name: string;
@@ -75,7 +75,7 @@ export class CreateProjectStep implements StepHandler<CreateProjectInput, Create
       return describe(existing, input.template ?? null, false);
     }
     if (!input.template) {
-      if (input.variables) throw new Error('variables are for a template: give template too');
+      if (input.variables) throw new NonRetryableStepError('variables are for a template: give template too');
       const project = await this.projects.create(ctx.workspaceId, {
         name: input.name,
         slug: input.slug,
@@ -85,7 +85,7 @@ export class CreateProjectStep implements StepHandler<CreateProjectInput, Create
       ctx.logger.info(`created project ${project.id} (${project.slug})`);
       return describe(project, null, true);
     }
-    if (input.metadata) throw new Error('metadata is for empty projects: a template records where it came from');
+    if (input.metadata) throw new NonRetryableStepError('metadata is for empty projects: a template records where it came from');
     // Tagged from the start, so a re-run finds it whatever happened, and marked incomplete until
     // its files are all in: a re-run makes again a project whose execution stopped half-way.
     const project = await this.templates.instantiateBuiltin(
