@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError } from '../common/domain-error.js';
-import { normaliseProjectPath, parentFolders } from '../common/project-path.js';
+import { MAX_PATH_BYTES, normaliseProjectPath, parentFolders } from '../common/project-path.js';
 import type { FileInputDto } from '../projects/dto/project-file.dto.js';
 import { GeneratedProject } from '../projects/generated-project.entity.js';
 import { ProjectFilesService } from '../projects/project-files.service.js';
@@ -222,9 +222,15 @@ export class TemplatesService {
     }
     const patterns = globPatterns([...rawList, ...settings.raw]);
     const max = this.config.MAX_TEMPLATE_RAW_PATTERNS;
+    const field = () => (globPatterns(rawList).length > 0 ? RAW_LIST_FILE : 'metadata.template.raw');
     if (patterns.length > max) {
       const message = `${RAW_LIST_FILE} and metadata.template.raw hold ${patterns.length} glob patterns together; MAX_TEMPLATE_RAW_PATTERNS is ${max}`;
-      throw templateInvalid(globPatterns(rawList).length > 0 ? RAW_LIST_FILE : 'metadata.template.raw', 'max-patterns', message);
+      throw templateInvalid(field(), 'max-patterns', message);
+    }
+    // Matching takes time in proportion to the pattern's length times the path's: no pattern is longer than a path may be.
+    const long = patterns.find((pattern) => Buffer.byteLength(pattern) > MAX_PATH_BYTES);
+    if (long !== undefined) {
+      throw templateInvalid(field(), 'pattern-too-long', `a glob pattern of ${RAW_LIST_FILE} or metadata.template.raw is ${Buffer.byteLength(long)} bytes; a path, and so a pattern, is at most ${MAX_PATH_BYTES}`);
     }
     const batchBytes = this.config.GENERATOR_BATCH_BYTES;
     const content = this.content;

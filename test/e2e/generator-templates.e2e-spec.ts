@@ -227,6 +227,11 @@ describe('generator: templates', () => {
       expect(refused.details).toEqual([expect.objectContaining({ field: '.forgeline-raw', rule: 'max-patterns' })]);
       expect(refused.message).toContain('201 glob patterns together; MAX_TEMPLATE_RAW_PATTERNS is 200');
       expect(await projectCount()).toBe(before + 1);
+      // A pattern longer than any path could be is refused too: matching costs its length times the path's.
+      const long = await templateProject([textFile('a.txt', 'a')], { template: { raw: ['*'.repeat(1_025)] } });
+      const tooLong = expectError(await instantiate(long.id, {}), 400, 'TEMPLATE_INVALID');
+      expect(tooLong.details).toEqual([expect.objectContaining({ field: 'metadata.template.raw', rule: 'pattern-too-long' })]);
+      expect(await projectCount()).toBe(before + 2);
     });
 
     it('refuses bad template settings in the metadata', async () => {
