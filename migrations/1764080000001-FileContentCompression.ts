@@ -12,11 +12,16 @@ export class FileContentCompression1764080000001 implements MigrationInterface {
   name = 'FileContentCompression1764080000001';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const [{ lz4 }] = await queryRunner.query(`SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`);
-    if (lz4) await queryRunner.query(`ALTER TABLE "project_files" ALTER COLUMN "content" SET COMPRESSION lz4`);
+    if (await hasLz4(queryRunner)) await queryRunner.query(`ALTER TABLE "project_files" ALTER COLUMN "content" SET COMPRESSION lz4`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`ALTER TABLE "project_files" ALTER COLUMN "content" SET COMPRESSION DEFAULT`);
+    if (await hasLz4(queryRunner)) await queryRunner.query(`ALTER TABLE "project_files" ALTER COLUMN "content" SET COMPRESSION DEFAULT`);
   }
+}
+
+/** Whether the server compresses with lz4 (no such setting before PostgreSQL 14, which has no SET COMPRESSION either). */
+async function hasLz4(queryRunner: QueryRunner): Promise<boolean> {
+  const rows: Array<{ lz4: boolean }> = await queryRunner.query(`SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`);
+  return rows[0]?.lz4 === true;
 }
