@@ -13,6 +13,12 @@ describe('SecretMask', () => {
     expect(mask.text(JSON.stringify({ token: secret }))).toBe('{"token":"***"}');
   });
 
+  it('masks the forms a URL gives a secret in its path and its query', () => {
+    const spaced = new SecretMask(['a@b c']);
+    expect(spaced.text(new URL('http://host/?token=a@b c').href)).toBe('http://host/?token=***');
+    expect(spaced.text(new URL('http://host/keys/a@b c').href)).toBe('http://host/keys/***');
+  });
+
   it('masks a longer secret before one it contains', () => {
     expect(new SecretMask(['abc', 'abcdef']).text('abcdef abc')).toBe('*** ***');
   });

@@ -3,13 +3,16 @@ import { isPlainObject } from './expression.js';
 export const MASK = '***';
 
 /**
- * The forms a secret takes in text besides its own: percent-encoded (a query string, or the
- * password of a URL, which `new URL()` encodes with its own set) and escaped inside a JSON string.
+ * The forms a secret takes in text besides its own: percent-encoded (encodeURIComponent, and the
+ * password, path and query of a URL, which `new URL()` each encode with a set of their own) and
+ * escaped inside a JSON string.
  */
 function encodings(value: string): string[] {
   const url = new URL('http://host');
   url.password = value;
-  return [value, encodeURIComponent(value), url.password, JSON.stringify(value).slice(1, -1)];
+  const inPath = new URL(`http://host/${value.replace(/[/?#]/g, encodeURIComponent)}`).pathname.slice(1);
+  const inQuery = new URL(`http://host/?${value.replace(/#/g, '%23')}`).search.slice(1);
+  return [value, encodeURIComponent(value), url.password, inPath, inQuery, JSON.stringify(value).slice(1, -1)];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { applyDecorators, Injectable } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import type { Scope } from '../access/api-key.entity.js';
+import { DomainError } from '../common/domain-error.js';
 
 /** A JSON Schema (draft 2020-12 subset Ajv understands), as a plain object. */
 export type JsonSchema = Record<string, unknown>;
@@ -83,6 +84,12 @@ export class NonRetryableStepError extends Error {
     super(message);
     this.name = 'NonRetryableStepError';
   }
+}
+
+/** A request the API refused (4xx: bad input, not found, conflict) fails the same on a retry: not retried. */
+export function finalIfRefused(error: unknown): never {
+  if (error instanceof DomainError && error.status < 500) throw new NonRetryableStepError(error.message);
+  throw error;
 }
 
 /** Discoverable metadata: the registry finds every provider carrying it at boot. */

@@ -229,9 +229,12 @@ export class StepRunStore implements OnApplicationShutdown {
     return inOrder(rows, calls.length, (row) => row.c);
   }
 
-  /** Proves these executions alive; returns the ids that are no longer theirs (to abort). */
-  async heartbeat(executions: Array<{ id: string; executions: number }>): Promise<Set<string>> {
-    if (executions.length === 0) return new Set();
+  /**
+   * Proves these executions alive; returns the ids that are no longer theirs (to abort), each
+   * with why: cancelled, or lost (taken over, or gone).
+   */
+  async heartbeat(executions: Array<{ id: string; executions: number }>): Promise<Map<string, 'cancelled' | 'lost'>> {
+    if (executions.length === 0) return new Map();
     const { rows } = await this.pool.query<{ id: string }>({
       name: 'wf_heartbeat',
       text: `
@@ -242,7 +245,12 @@ export class StepRunStore implements OnApplicationShutdown {
       values: [executions.map((e) => e.id), executions.map((e) => e.executions)],
     });
     const alive = new Set(rows.map((row) => row.id));
-    return new Set(executions.map((e) => e.id).filter((id) => !alive.has(id)));
+    const gone = executions.map((e) => e.id).filter((id) => !alive.has(id));
+    if (gone.length === 0) return new Map();
+    // Rare: a cancel whose message this process missed, or a takeover.
+    const { rows: statuses } = await this.pool.query<{ id: string; status: string }>(`SELECT id, status FROM workflow_step_runs WHERE id = ANY($1::uuid[])`, [gone]);
+    const cancelled = new Set(statuses.filter((row) => row.status === 'cancelled').map((row) => row.id));
+    return new Map(gone.map((id) => [id, cancelled.has(id) ? 'cancelled' : 'lost']));
   }
 
   /** Keeps what the execution needs to resume after a crash; false when the step is no longer this execution's. */

@@ -31,8 +31,9 @@ export interface StepJob {
 
 /**
  * Job ids: one per step attempt, so enqueueing the same attempt twice is a no-op and a retry
- * (a new attempt) is never swallowed by a job of the same id. A step taken over from a dead
- * worker gets `:r<claims>`, distinct from the dead worker's job still held in Redis.
+ * (a new attempt) is never swallowed by a job of the same id. A step queued again after its
+ * claim number <claims> (taken over from a dead worker, or handed back at shutdown after it was
+ * claimed) gets `:r<claims>`, distinct from the earlier job still held in Redis.
  */
 export const jobIdOf = (stepRunId: string, attempt: number, takeover?: number) => `${stepRunId}:${attempt}${takeover ? `:r${takeover}` : ''}`;
 
@@ -186,6 +187,8 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
         jobCtx.signal,
         (execution) => {
           this.executing.set(execution.step.id, execution);
+          // A cancel that came while the step was being prepared (its secrets read) found nothing to abort.
+          if (this.cancelled.has(run.id)) execution.abort('cancelled');
           return () => this.executing.delete(execution.step.id);
         },
         deferred && (() => deferred.now()),
@@ -254,7 +257,10 @@ export class WorkflowEngine implements OnModuleInit, OnApplicationBootstrap, Bef
     if (executions.length === 0) return;
     try {
       const lost = await this.store.heartbeat(executions.map(({ step }) => ({ id: step.id, executions: step.executions })));
-      for (const execution of executions) if (lost.has(execution.step.id)) execution.abort('lost');
+      for (const execution of executions) {
+        const reason = lost.get(execution.step.id);
+        if (reason) execution.abort(reason);
+      }
     } catch (error) {
       this.logger.warn(`workflow step heartbeat failed: ${(error as Error).message}`);
     }

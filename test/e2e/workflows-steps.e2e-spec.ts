@@ -276,6 +276,8 @@ describe('the create_project step run again (a retry, a re-run after a crash)', 
   it('fails a config that can never work without a retry', async () => {
     await expect(step.run({ name: 'x', variables: { a: 'b' } }, ctxOf(randomUUID()))).rejects.toBeInstanceOf(NonRetryableStepError);
     await expect(step.run({ ...config, metadata: { a: 1 } }, ctxOf(randomUUID()))).rejects.toBeInstanceOf(NonRetryableStepError);
+    // Refused by the API (a variable the template does not have): the same on every attempt.
+    await expect(step.run({ ...config, variables: { packageName: 'ok', unknown: 'x' } }, ctxOf(randomUUID()))).rejects.toBeInstanceOf(NonRetryableStepError);
   });
 
   it('makes again a project that an earlier execution left incomplete', async () => {

@@ -1,8 +1,7 @@
 import { AgentRunsService } from '../../agents/agent-runs.service.js';
 import type { AgentRun } from '../../agents/agent-run.entity.js';
-import { DomainError } from '../../common/domain-error.js';
 import { sleep } from '../../queue/job-queue.js';
-import { NonRetryableStepError, StepContext, StepExecutor, StepHandler } from '../step-executor.js';
+import { finalIfRefused, StepContext, StepExecutor, StepHandler } from '../step-executor.js';
 
 /** How often the step looks at its agent run while it waits. */
 const POLL_MS = 100;
@@ -22,11 +21,6 @@ interface AgentOutput {
   stopReason: string | null;
 }
 
-/** A run the API refused to start (no such agent, scope, input) will not start on a retry either. */
-function finalIfRefused(error: unknown): never {
-  if (error instanceof DomainError && error.status < 500) throw new NonRetryableStepError(error.message);
-  throw error;
-}
 
 /**
  * Runs an agent on an input and waits: its output is the run's structured result (and the run's

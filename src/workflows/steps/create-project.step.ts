@@ -1,8 +1,9 @@
+import { DomainError } from '../../common/domain-error.js';
 import { TemplatesService } from '../../generator/templates.service.js';
 import { BUILTIN_TEMPLATE_NAMES } from '../../generator/templates/builtin-templates.js';
 import type { GeneratedProject } from '../../projects/generated-project.entity.js';
 import { ProjectsService } from '../../projects/projects.service.js';
-import { NonRetryableStepError, StepContext, StepExecutor, StepHandler } from '../step-executor.js';
+import { finalIfRefused, NonRetryableStepError, StepContext, StepExecutor, StepHandler } from '../step-executor.js';
 
 interface CreateProjectInput {
   name: string;
@@ -69,19 +70,19 @@ export class CreateProjectStep implements StepHandler<CreateProjectInput, Create
     if (existing && existing.metadata[INCOMPLETE_KEY] === true) {
       // An earlier execution stopped (or timed out) while it wrote the template's files: start over.
       ctx.logger.warn(`project ${existing.id}, left incomplete by an earlier execution, is deleted and made again`);
-      await this.projects.remove(ctx.workspaceId, existing.id).catch(() => undefined);
+      await this.projects.remove(ctx.workspaceId, existing.id).catch((error: unknown) => {
+        // Gone already is fine; any other failure must not lead to a second project with the same tag.
+        if (!(error instanceof DomainError && error.code === 'PROJECT_NOT_FOUND')) throw error;
+      });
     } else if (existing) {
       ctx.logger.info(`project ${existing.id} was already created by this step`);
       return describe(existing, input.template ?? null, false);
     }
     if (!input.template) {
       if (input.variables) throw new NonRetryableStepError('variables are for a template: give template too');
-      const project = await this.projects.create(ctx.workspaceId, {
-        name: input.name,
-        slug: input.slug,
-        description: input.description,
-        metadata: { ...(input.metadata ?? {}), [CREATED_BY_KEY]: tag },
-      });
+      const project = await this.projects
+        .create(ctx.workspaceId, { name: input.name, slug: input.slug, description: input.description, metadata: { ...(input.metadata ?? {}), [CREATED_BY_KEY]: tag } })
+        .catch(finalIfRefused);
       ctx.logger.info(`created project ${project.id} (${project.slug})`);
       return describe(project, null, true);
     }
@@ -92,7 +93,7 @@ export class CreateProjectStep implements StepHandler<CreateProjectInput, Create
       ctx.workspaceId,
       { template: input.template, name: input.name, slug: input.slug, description: input.description, variables: input.variables },
       { [CREATED_BY_KEY]: tag, [INCOMPLETE_KEY]: true },
-    );
+    ).catch(finalIfRefused);
     // Finished even when the step was aborted meanwhile: a re-run then finds the project complete.
     const { [INCOMPLETE_KEY]: _incomplete, ...metadata } = project.metadata;
     const tagged = await this.projects.update(ctx.workspaceId, project.id, { metadata });

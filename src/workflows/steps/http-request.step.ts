@@ -120,10 +120,9 @@ export class HttpRequestStep implements StepHandler<HttpRequestInput, HttpReques
     const text = Buffer.concat(chunks).toString('utf8');
     ctx.logger.info(`${response.statusCode} ${response.statusMessage} (${size} bytes)`);
     if ((input.failOnHttpError ?? true) && response.statusCode >= 400) {
-      // The runner masks the secrets in the error, then cuts it to MAX_STEP_LOG_LINE_CHARS: the body is
-      // cut here only beyond where a secret cut in two could still be inside what is kept.
-      const shown = text.slice(0, this.config.MAX_STEP_LOG_LINE_CHARS + this.config.MAX_SECRET_BYTES);
-      throw new Error(`${method} ${new URL(response.url).origin} answered ${response.statusCode} ${response.statusMessage}: ${shown}`);
+      // Not cut here (HTTP_STEP_MAX_RESPONSE_BYTES bounds it): the runner masks the secrets in the whole
+      // error, then cuts it to MAX_STEP_LOG_LINE_CHARS, so no secret is cut in two before it is masked.
+      throw new Error(`${method} ${new URL(response.url).origin} answered ${response.statusCode} ${response.statusMessage}: ${text}`);
     }
     // The final URL without its user name and password (often a secret).
     const url = new URL(response.url);
