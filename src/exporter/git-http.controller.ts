@@ -42,7 +42,8 @@ export class GitHttpController {
     }
     const gitdir = await this.repository(authorization, repo, reply);
     const output = this.gitHttp.uploadPack(gitdir, request.body, request.headers['content-encoding'], (listener) => reply.raw.once('close', listener));
-    await reply.header('content-type', 'application/x-git-upload-pack-result').header('cache-control', NO_CACHE).send(output);
+    // 200, not the 201 of a POST route: clients such as isomorphic-git accept nothing else.
+    await reply.status(200).header('content-type', 'application/x-git-upload-pack-result').header('cache-control', NO_CACHE).send(output);
   }
 
   @Post(':repo/git-receive-pack')

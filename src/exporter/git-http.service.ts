@@ -83,6 +83,11 @@ export class GitHttpService {
     };
     input.on('error', fail);
     limiter.on('error', fail);
+    // A git that could not start (EAGAIN, EMFILE, ENOMEM) ends this response, not the process.
+    child.on('error', (error) => {
+      fail(error);
+      child.stdout?.destroy(error);
+    });
     child.stdin?.on('error', () => undefined); // The process may exit before reading everything.
     input.pipe(limiter).pipe(child.stdin!);
     let stderr = '';

@@ -540,6 +540,17 @@ describe('exporter: projects to Git history, pushes and clones (in-process jobs)
       expect(t.url).toBe(before);
     });
 
+    it('clones with isomorphic-git too (it takes only a 200 from upload-pack)', async () => {
+      const p = await project([{ path: 'iso.txt', content: 'isomorphic\n' }]);
+      await exported(p.id);
+      const { default: isogit } = await import('isomorphic-git');
+      const { default: http } = await import('isomorphic-git/http/node');
+      const fs = await import('node:fs');
+      const dir = join(work.path, `iso-${p.slug}`);
+      await isogit.clone({ fs, http, dir, url: `${t.url}/git/${p.slug}.git`, onAuth: () => ({ username: 'forgeline', password: t.adminToken }) });
+      expect(fs.readFileSync(join(dir, 'iso.txt'), 'utf8')).toBe('isomorphic\n');
+    });
+
     it('needs an API key (401 with WWW-Authenticate: Basic), finds only the key\'s workspace, and accepts a read key', async () => {
       const p = await project([{ path: 'a.txt', content: 'a' }]);
       await exported(p.id);
