@@ -51,11 +51,18 @@ export class ArchiveService {
   /** Checks access first (404 before any byte is sent), then starts the stream. */
   async open(workspaceId: string, projectId: string, format: ArchiveFormat): Promise<ProjectArchive> {
     const project = await this.projects.get(workspaceId, projectId);
-    const stream = format === 'zip' ? this.zip(projectId, project.slug) : this.tarGz(projectId, project.slug);
+    // Files are read in batches over the whole download: one that moved or changed meanwhile could
+    // be missed or mixed. The project's updatedAt moves with every change of its files, so an
+    // archive whose project changed is cut short (an incomplete download), not finished.
+    const unchanged = async () => {
+      const now = await this.projects.get(workspaceId, projectId);
+      if (now.updatedAt.getTime() !== project.updatedAt.getTime()) throw new Error('the project changed while its archive was read: it is cut short, download it again');
+    };
+    const stream = format === 'zip' ? this.zip(projectId, project.slug, unchanged) : this.tarGz(projectId, project.slug, unchanged);
     return { stream, filename: `${project.slug}.${format}`, contentType: CONTENT_TYPES[format] };
   }
 
-  private zip(projectId: string, slug: string): Readable {
+  private zip(projectId: string, slug: string, unchanged: () => Promise<void>): Readable {
     const archive = new ZipArchive({ zlib: { level: this.config.ARCHIVE_COMPRESSION_LEVEL } });
     const progress = entryProgress(archive);
     const fill = async () => {
@@ -67,13 +74,14 @@ export class ArchiveService {
         }
         await progress.reached(appended);
       });
+      await unchanged();
       if (!archive.destroyed) archive.finalize().catch(() => undefined);
     };
     fill().catch((error: unknown) => this.fail(archive, projectId, error));
     return archive;
   }
 
-  private tarGz(projectId: string, slug: string): Readable {
+  private tarGz(projectId: string, slug: string, unchanged: () => Promise<void>): Readable {
     const tar = tarPack();
     const gzip = createGzip({ level: this.config.ARCHIVE_COMPRESSION_LEVEL, chunkSize: GZIP_CHUNK_BYTES });
     // A failure anywhere (or the client going away, which destroys gzip) tears down all three.
@@ -91,6 +99,7 @@ export class ArchiveService {
         });
         await Promise.race([last, closed]);
       });
+      await unchanged();
       if (!gzip.destroyed) tar.finalize();
     };
     fill().catch((error: unknown) => this.fail(gzip, projectId, error));

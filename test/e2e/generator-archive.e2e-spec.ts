@@ -111,6 +111,42 @@ describe('generator: GET /api/projects/{id}/archive', () => {
     expectExtracted(out);
   });
 
+  it('cuts the download short, rather than finish it, when the project\'s files change while it is read', async () => {
+    const moving = await createProject(t.api, { slug: 'moves-meanwhile' });
+    await putFiles(t.api, moving.id, Array.from({ length: 24 }, (_, i) => binaryFile(`d/blob-${String(i).padStart(2, '0')}.bin`, randomBytes(MiB))));
+    let round = 0;
+    for (const format of ['tar.gz', 'zip']) {
+      const complete = await new Promise<boolean>((resolve, reject) => {
+        const req = httpGet(`${t.url}/api/projects/${moving.id}/archive?format=${format}`, { headers: { authorization: `Bearer ${t.adminToken}` }, agent: false }, (res) => {
+          expect(res.statusCode).toBe(200);
+          res.once('data', () => {
+            // The client stops reading; meanwhile the last file moves to a path already read past.
+            res.pause();
+            void t.api
+              .post(`/api/projects/${moving.id}/files/move`)
+              .send({ from: `d/blob-${String(23 - round).padStart(2, '0')}.bin`, to: `a-${round++}.bin` })
+              .expect(200)
+              .then(() => res.resume(), reject);
+          });
+          res.on('data', () => undefined);
+          res.on('error', () => undefined);
+          res.on('close', () => resolve(res.complete));
+        });
+        req.on('error', () => undefined);
+      });
+      expect([format, complete]).toEqual([format, false]);
+    }
+    // Unchanged since, the next download is whole.
+    const { body } = await (async () => {
+      const res = await t.api.get(`/api/projects/${moving.id}/archive`).query({ format: 'tar.gz' }).buffer(true).parse(rawBody).expect(200);
+      return { body: res.body as Buffer };
+    })();
+    const out = mkdtempSync(join(scratch, 'untar-moved-'));
+    writeFileSync(join(scratch, 'moved.tar.gz'), body);
+    execFileSync('tar', ['-xzf', join(scratch, 'moved.tar.gz'), '-C', out]);
+    expect(readTree(join(out, 'moves-meanwhile')).size).toBe(24);
+  });
+
   it('defaults to zip and refuses an unknown format', async () => {
     const { headers } = await download();
     expect(headers['content-disposition']).toBe('attachment; filename="archive-me.zip"');
