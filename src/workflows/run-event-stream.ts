@@ -63,6 +63,8 @@ export class RunEventStream {
       'x-accel-buffering': 'no',
     });
     raw.on('close', end);
+    // The client may have gone while the snapshot was read: its 'close' came before the listener.
+    if (raw.destroyed) return end();
     send('snapshot', toRunDetailDto(snapshot));
     if (FINISHED_RUN_STATUSES.has(snapshot.run.status)) return end();
     live = true;
@@ -74,7 +76,9 @@ export class RunEventStream {
   private async tick(raw: NodeJS.WritableStream, workspaceId: string, runId: string, forward: (event: RunEvent) => void, ended: () => boolean): Promise<void> {
     if (ended()) return;
     raw.write(': keep-alive\n\n');
-    const run = await this.runs.runs.findOne(workspaceId, runId).catch(() => null);
+    // A failed read says nothing (try again next tick); only a run that is not there is gone.
+    const run = await this.runs.runs.findOne(workspaceId, runId).catch(() => undefined);
+    if (run === undefined) return;
     if (!ended() && (!run || FINISHED_RUN_STATUSES.has(run.status))) {
       forward({ type: 'run', runId, status: run?.status ?? 'cancelled', error: run?.error ?? 'The run was deleted', output: run?.output ?? null, at: new Date().toISOString() });
     }

@@ -16,7 +16,10 @@ import { DefinitionSnapshot, FINISHED_RUN_STATUSES, StepRunStatus } from './work
 import { WorkflowEngine } from './workflow-engine.js';
 import { WorkflowGraph } from './workflow-graph.js';
 import { WorkflowRun } from './workflow-run.entity.js';
-import { WorkflowsService } from './workflows.service.js';
+import { workflowNotFound, WorkflowsService } from './workflows.service.js';
+
+/** PostgreSQL's foreign_key_violation: the workflow a run was being recorded for was deleted meanwhile. */
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export const workflowRunNotFound = (id: string) => new DomainError('WORKFLOW_RUN_NOT_FOUND', `Workflow run ${id} does not exist`);
 
@@ -57,7 +60,11 @@ export class WorkflowRunsService {
     }
     const definition: DefinitionSnapshot = { name: workflow.name, version: workflow.version, steps: workflow.steps };
     const graph = new WorkflowGraph(definition.steps);
-    const { run, steps } = await this.insertRun(workspaceId, workflowId, definition, input, startedScope, graph);
+    const { run, steps } = await this.insertRun(workspaceId, workflowId, definition, input, startedScope, graph).catch((error: unknown) => {
+      // Deleted since it was read: as if it had never been there.
+      if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) throw workflowNotFound(workflowId);
+      throw error;
+    });
     this.cache.put({ id: run.id, workspaceId, input, definition, graph });
     await this.engine.dispatch(steps.filter((step) => step.status === 'queued').map((step) => readyOf(step)));
     // As recorded: the steps may already be running, which getWorkflowRun and the events show.
@@ -167,7 +174,7 @@ export class WorkflowRunsService {
         .update(StepRun)
         .set({ status: 'cancelled', finishedAt: () => 'clock_timestamp()', heartbeatAt: null, notBefore: null })
         .where('run_id = :id AND status IN (:...active)', { id, active: ['pending', 'queued', 'running'] })
-        .returning(['step_id', 'attempt'])
+        .returning(['stepId', 'attempt'])
         .execute();
       run.status = 'cancelled';
       run.error = 'Cancelled';

@@ -2,6 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createWorkflow, entriesOf, RunBody, startRun, stepOf, TestStepsModule, waitForRun } from '../factories/workflow.factory.js';
 import { expectError } from '../utils/http.js';
 import { startTestApp, TestApp } from '../utils/test-app.js';
+import { jest } from '@jest/globals';
+import { RunEvents } from '../../src/workflows/run-events.js';
+import { WorkflowRunsService } from '../../src/workflows/workflow-runs.service.js';
+import { WorkflowsService } from '../../src/workflows/workflows.service.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 
@@ -310,6 +314,23 @@ describe.each(MODES)('workflows with %s', (_mode, env) => {
     expect(again.map((e) => e.event)).toEqual(['snapshot']);
     expect((await fetch(`${t.url}/api/workflow-runs/${run.id}/events`)).status).toBe(401);
   });
+
+  maybe('streams a cancel as the cancelled steps, each named, then the cancelled run', async () => {
+    const workflow = await createWorkflow(t.api, [
+      { id: 'long', type: 'test_sleep', config: { ms: 20_000 } },
+      { id: 'after', type: 'test_echo', needs: ['long'], config: {} },
+    ]);
+    const run = await startRun(t.api, workflow.id);
+    await waitForRun(t.api, run.id, (body) => stepOf(body, 'long').status === 'running');
+    const response = await fetch(`${t.url}/api/workflow-runs/${run.id}/events`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+    const text = response.text();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await t.api.post(`/api/workflow-runs/${run.id}/cancel`).expect(200);
+    const events = parseSse(await text);
+    const cancelled = events.filter((e) => e.event === 'step' && e.data.status === 'cancelled').map((e) => e.data.stepId).sort();
+    expect(cancelled).toEqual(['after', 'long']);
+    expect(events[events.length - 1]).toMatchObject({ event: 'run', data: { status: 'cancelled' } });
+  });
 });
 
 describe.each(MODES)('steps running before their claim, with %s', (_mode, env) => {
@@ -427,6 +448,48 @@ describe('workflow definitions', () => {
   });
 
   const echo = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: 'test_echo', config: {}, ...extra });
+
+  it('answers 404, not 500, to a run started while its workflow is being deleted', async () => {
+    const workflow = await createWorkflow(t.api, [echo('a')]);
+    const workflows = t.app.get(WorkflowsService);
+    const read = workflows.get.bind(workflows);
+    // The workflow goes between the read and the run's insert.
+    const spy = jest.spyOn(workflows, 'get').mockImplementationOnce(async (...args) => {
+      const found = await read(...args);
+      await t.sql(`DELETE FROM workflows WHERE id = $1`, [workflow.id]);
+      return found;
+    });
+    try {
+      expectError(await t.api.post(`/api/workflows/${workflow.id}/runs`).send({ input: {} }), 404, 'WORKFLOW_NOT_FOUND');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('drops the listener of an event stream whose client went away while its snapshot was read', async () => {
+    const workflow = await createWorkflow(t.api, [{ id: 'long', type: 'test_sleep', config: { ms: 5_000 } }]);
+    const run = await startRun(t.api, workflow.id);
+    const runs = t.app.get(WorkflowRunsService);
+    const read = runs.get.bind(runs);
+    const spy = jest.spyOn(runs, 'get').mockImplementation(async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return read(...args);
+    });
+    const listeners = () => (t.app.get(RunEvents) as unknown as { runListeners: Map<string, Set<unknown>> }).runListeners.get(run.id)?.size ?? 0;
+    try {
+      const controller = new AbortController();
+      const opening = fetch(`${t.url}/api/workflow-runs/${run.id}/events`, { headers: { authorization: `Bearer ${t.adminToken}` }, signal: controller.signal });
+      opening.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(listeners()).toBe(1);
+      controller.abort();
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(listeners()).toBe(0);
+    } finally {
+      spy.mockRestore();
+      await t.api.post(`/api/workflow-runs/${run.id}/cancel`);
+    }
+  });
 
   it.each([
     ['duplicate ids', [echo('a'), echo('a')], { field: 'steps[1].id', rule: 'duplicate-id', stepId: 'a' }],
