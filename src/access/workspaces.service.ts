@@ -6,13 +6,13 @@ import { DomainError } from '../common/domain-error.js';
 import { ApiKey } from './api-key.entity.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { CreateWorkspaceDto } from './dto/access.dto.js';
+import { slugify } from '../projects/slug.js';
 import { DEFAULT_WORKSPACE_SLUG, Workspace } from './workspace.entity.js';
 
 /** Serialises bootstraps of processes that start together (app and worker). */
 const BOOTSTRAP_LOCK = 0x466c426f; // "FlBo"
 
-const slugOf = (name: string) =>
-  name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 90) || 'workspace';
+const slugOf = (name: string) => slugify(name, 90) || 'workspace';
 
 @Injectable()
 export class WorkspacesService implements OnApplicationBootstrap {

@@ -13,6 +13,9 @@ import { gitFs } from './git-fs.js';
 import { OutboundHttp } from './outbound-http.js';
 import { describePushError, PushCredentials, PushFailure } from './push-error.js';
 
+/** git reads --skip as an int: beyond this it wraps around (and shows the first page again). */
+const GIT_MAX_INT = 2_147_483_647;
+
 const execFileAsync = promisify(execFile);
 
 /** isomorphic-git records a remote-tracking ref after a push; under this name, removed right after. */
@@ -218,7 +221,7 @@ export class GitService {
     if ((await this.readRef(gitdir, ref)) === null) return { items: [], total: 0 };
     const [count, log] = await Promise.all([
       this.run(gitdir, ['rev-list', '--count', ref, '--']),
-      this.run(gitdir, ['log', '-z', '--no-renames', '--name-only', `--skip=${offset}`, `--max-count=${limit}`, '--format=%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B%x00', ref, '--']),
+      this.run(gitdir, ['log', '-z', '--no-renames', '--name-only', `--skip=${Math.min(offset, GIT_MAX_INT)}`, `--max-count=${limit}`, '--format=%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B%x00', ref, '--']),
     ]);
     const items = log
       .split('\x1e')

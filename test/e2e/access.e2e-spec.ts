@@ -207,6 +207,9 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
     expect(list.body.total).toBe(0);
     const dup = await t.api.post('/api/workspaces').send({ name: 'Again', slug: 'tenant-c' }).expect(409);
     expect(dup.body.code).toBe('SLUG_CONFLICT');
+    // A derived slug cut at 90 characters does not end in a hyphen.
+    const cut = await t.api.post('/api/workspaces').send({ name: `${'a'.repeat(89)} b` }).expect(201);
+    expect(cut.body.workspace.slug).toBe('a'.repeat(89));
   });
 
   it('makes the same project slug usable in two workspaces', async () => {

@@ -193,6 +193,10 @@ describe('exporter: projects to Git history, pushes and clones (in-process jobs)
     expect(Date.parse(res.body.items[0].date)).not.toBeNaN();
     const paged = await t.api.get(`/api/projects/${p.id}/commits`).query({ limit: 1, offset: 1 }).expect(200);
     expect(paged.body).toMatchObject({ total: 2, limit: 1, offset: 1, items: [{ sha: first.commitSha }] });
+    // Beyond git's int an offset does not wrap around to the first page.
+    for (const offset of ['2147483648', '9007199254740991']) {
+      expect((await t.api.get(`/api/projects/${p.id}/commits`).query({ offset }).expect(200)).body).toMatchObject({ total: 2, items: [] });
+    }
     const other = await t.api.get(`/api/projects/${p.id}/commits`).query({ branch: 'nope' }).expect(200);
     expect(other.body.total).toBe(0);
     const listed = await t.api.get(`/api/projects/${p.id}/exports`).expect(200);

@@ -181,6 +181,10 @@ describe('projects', () => {
       ['a negative offset', { offset: -1 }, 'offset'],
       ['an unknown query parameter', { sort: 'name' }, 'sort'],
       ['an offset beyond what PostgreSQL can skip', { offset: '100000000000000000000' }, 'offset'],
+      ['a hexadecimal limit', { limit: '0x10' }, 'limit'],
+      ['a limit in exponent notation', { limit: '1e1' }, 'limit'],
+      ['a binary offset', { offset: '0b11' }, 'offset'],
+      ['an empty offset', { offset: '' }, 'offset'],
       ['a q with a NUL character', { q: 'a\u0000' }, 'q'],
     ])('refuses %s with 400 naming the parameter', async (_label, query, field) => {
       const res = await t.api.get('/api/projects').query(query);
