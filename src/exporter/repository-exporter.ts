@@ -1,9 +1,11 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { rm } from 'node:fs/promises';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, QueryRunner } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { sleep } from '../queue/job-queue.js';
 import type { FileMode } from '../projects/project-file.entity.js';
+import { ProjectsService } from '../projects/projects.service.js';
 import { encodeCommitBody, encodeObject, EncodedObject, readTrailer, withTrailers } from './git-objects.js';
 import { GitService, RefConflictError } from './git.service.js';
 import { ObjectEncoder } from './object-encoder.js';
@@ -97,7 +99,11 @@ export class RepositoryExporter implements OnApplicationShutdown {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly git: GitService,
     private readonly config: AppConfig,
-  ) {}
+    projects: ProjectsService,
+  ) {
+    // A deleted project's repository goes too (its exports went with its row).
+    projects.onRemoved((projectId) => rm(this.git.pathOf(projectId), { recursive: true, force: true }));
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.encoder.close();

@@ -47,7 +47,10 @@ export class ProjectGenerator {
     private readonly projects: ProjectsService,
     private readonly content: ProjectContentRepository,
     private readonly storage: WorkspaceStorage,
-  ) {}
+  ) {
+    // A deleted project's folder and manifest go too.
+    projects.onRemoved((projectId) => this.storage.remove(projectId));
+  }
 
   /** Where a project's files are (or will be) materialised. */
   outputDirOf(projectId: string): string {

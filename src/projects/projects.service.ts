@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import { DomainError } from '../common/domain-error.js';
@@ -13,9 +13,14 @@ const MAX_DERIVED_SLUG_TRIES = 20;
 
 export const projectNotFound = (id: string) => new DomainError('PROJECT_NOT_FOUND', `Project ${id} does not exist`);
 
+/** What another module keeps of a project outside the database, removed once the project is deleted. */
+export type ProjectRemovalHook = (projectId: string) => Promise<void> | void;
+
 @Injectable()
 export class ProjectsService {
+  private readonly logger = new Logger('Projects');
   readonly projects: WorkspaceScopedRepository<GeneratedProject>;
+  private readonly removalHooks: ProjectRemovalHook[] = [];
 
   constructor(@InjectRepository(GeneratedProject) repository: Repository<GeneratedProject>) {
     this.projects = new WorkspaceScopedRepository(repository, projectNotFound);
@@ -59,8 +64,25 @@ export class ProjectsService {
     return this.get(workspaceId, id);
   }
 
-  remove(workspaceId: string, id: string): Promise<void> {
-    return this.projects.delete(workspaceId, id);
+  /**
+   * Deletes the project (its files and exports go with it, by cascade), then what other modules
+   * keep of it on disk (its workspace folder, its Git repository): see onRemoved.
+   */
+  async remove(workspaceId: string, id: string): Promise<void> {
+    await this.projects.delete(workspaceId, id);
+    for (const hook of this.removalHooks) {
+      try {
+        await hook(id);
+      } catch (error) {
+        // The project is gone either way: what is left on disk is unreachable through the API.
+        this.logger.warn(`project ${id} deleted, but cleaning up after it failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Registers what to remove once a project is deleted (the generator's folder, the exporter's repository). */
+  onRemoved(hook: ProjectRemovalHook): void {
+    this.removalHooks.push(hook);
   }
 
   private async insert(workspaceId: string, dto: CreateProjectDto, slug: string): Promise<GeneratedProject> {

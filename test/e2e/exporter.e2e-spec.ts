@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startGitHttpServer, GitHttpServer } from '../setup/git-http-server.js';
@@ -489,6 +489,14 @@ describe('exporter: projects to Git history, pushes and clones (in-process jobs)
     expect(await waitFor(row.id)).toMatchObject({ status: 'succeeded', commitSha: first.commitSha });
     expect((await git(['--git-dir', other.pathOf(`retry-${p.slug}`), 'rev-parse', 'main'])).trim()).toBe(first.commitSha);
     expect((await git(['--git-dir', gitdirOf(p.id), 'rev-parse', 'main'])).trim()).toBe(second.commitSha);
+  });
+
+  it('removes a deleted project\'s repository with it', async () => {
+    const p = await project([{ path: 'gone.txt', content: 'soon gone' }]);
+    await exported(p.id);
+    expect(existsSync(gitdirOf(p.id))).toBe(true);
+    await t.api.delete(`/api/projects/${p.id}`).expect(204);
+    expect(existsSync(gitdirOf(p.id))).toBe(false);
   });
 
   it('refuses a branch or tag that would be a file where another is a folder, or the reverse', async () => {

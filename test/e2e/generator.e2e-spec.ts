@@ -333,6 +333,15 @@ describe('generator: POST /api/projects/{id}/generate', () => {
     });
   });
 
+  it('removes a deleted project\'s folder and manifest with it', async () => {
+    const project = await projectWith(manyFiles(5));
+    const { outputDir } = await generateOk(project.id);
+    expect(existsSync(join(root, '.manifests', `${project.id}.json`))).toBe(true);
+    await t.api.delete(`/api/projects/${project.id}`).expect(204);
+    expect(existsSync(outputDir)).toBe(false);
+    expect(existsSync(join(root, '.manifests', `${project.id}.json`))).toBe(false);
+  });
+
   describe('a project deleted during generation', () => {
     it('answers 404 and leaves no folder when the project goes while the generation waits for its lock', async () => {
       const project = await projectWith(manyFiles(10));
