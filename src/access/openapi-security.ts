@@ -26,6 +26,10 @@ export function documentSecurity(document: OpenAPIObject): OpenAPIObject {
       for (const [status, description] of Object.entries(AUTH_ERRORS)) {
         operation.responses[status] ??= { description, content: { 'application/json': { schema: ERROR_SCHEMA } } };
       }
+      // Errors are JSON on every route, also where @ApiProduces names what a success sends (a file, an archive, a stream).
+      for (const [status, response] of Object.entries(operation.responses as Record<string, { content?: unknown }>)) {
+        if (Number(status) >= 400) response.content = { 'application/json': { schema: ERROR_SCHEMA } };
+      }
     }
   }
   return document;

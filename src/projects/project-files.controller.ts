@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { WorkspaceId } from '../access/auth-context.js';
 import { ApiErrors } from '../common/error-response.js';
@@ -53,6 +53,7 @@ export class ProjectFilesController {
   @ApiProduces('application/octet-stream', 'text/plain')
   @ApiOkResponse({ description: 'The raw bytes', schema: { type: 'string', format: 'binary' } })
   @ApiHeader({ name: 'If-None-Match', required: false, description: 'An ETag from an earlier response: 304 when unchanged' })
+  @ApiResponse({ status: 304, description: 'Not modified: the file still has the ETag sent in If-None-Match (no body)' })
   @ApiErrors(400, 404)
   async content(
     @WorkspaceId() workspaceId: string,

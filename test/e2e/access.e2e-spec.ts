@@ -50,6 +50,19 @@ describe('access: workspaces, API keys, scopes and secrets', () => {
     }
   });
 
+  it('documents every error response as JSON, also on routes that send files, archives or streams', () => {
+    const wrong: string[] = [];
+    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, { responses?: Record<string, { content?: Record<string, unknown> }> }>>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        for (const [status, response] of Object.entries(operation.responses ?? {})) {
+          if (Number(status) >= 400 && Object.keys(response.content ?? {}).join() !== 'application/json') wrong.push(`${method.toUpperCase()} ${path} ${status}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(document.paths['/api/projects/{id}/files/content'].get.responses['304']).toBeDefined();
+  });
+
   it('answers 401 with WWW-Authenticate: Bearer to every /api operation without a valid key', async () => {
     const { default: anonymous } = await import('supertest');
     for (const op of operations) {
