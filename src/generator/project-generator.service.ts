@@ -205,8 +205,10 @@ export class ProjectGenerator {
       next?.catch(() => undefined);
       await putFirst?.catch(() => undefined);
       await writing?.catch(() => undefined);
-      // The first batch's check may find the project deleted (and its folder removed) while the
-      // files on disk are being checked: the check then fails to read them, because of it.
+      // The project may have been deleted meanwhile, its folder with it (ProjectsService.remove):
+      // whatever failed on disk then failed because of it. The first batch's check may have found
+      // that out already; otherwise ask (a failing database keeps the error as it is).
+      if (!deleted && !(await session.projectExists().catch(() => true))) deleted = await this.deletedMeanwhile(projectId);
       if (deleted) throw deleted.cause;
       try {
         workspace.discardStaged();
