@@ -260,7 +260,7 @@ export class ProjectGenerator {
 
   /** The project was deleted while it was being generated: its folder goes too. */
   private async deletedMeanwhile(projectId: string): Promise<ProjectDeleted> {
-    this.storage.remove(projectId);
+    await this.storage.remove(projectId);
     return new ProjectDeleted(projectNotFound(projectId));
   }
 }

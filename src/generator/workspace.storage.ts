@@ -314,14 +314,18 @@ export class WorkspaceStorage {
   }
 
   /** Removes a project's folder and manifest (the project is gone); a symlink is removed, not followed. */
-  remove(projectId: string): void {
+  async remove(projectId: string): Promise<void> {
     const root = this.root();
-    guard('remove', '', () => {
-      rmSync(join(root, projectId), { recursive: true, force: true });
-      rmSync(join(root, MANIFEST_FOLDER, `${projectId}.json`), { force: true });
-      rmSync(journalOf(join(root, MANIFEST_FOLDER, `${projectId}.json`)), { force: true });
-    });
-    this.manifests.forget(join(root, MANIFEST_FOLDER, `${projectId}.json`));
+    const manifest = join(root, MANIFEST_FOLDER, `${projectId}.json`);
+    this.manifests.forget(manifest);
+    // Asynchronous: a large folder takes a while to delete, and the event loop goes on meanwhile.
+    try {
+      await rmAsync(join(root, projectId), { recursive: true, force: true });
+      await rmAsync(manifest, { force: true });
+      await rmAsync(journalOf(manifest), { force: true });
+    } catch (error) {
+      throw workspaceIoError(error, 'remove', '');
+    }
   }
 }
 
