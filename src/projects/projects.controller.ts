@@ -48,7 +48,7 @@ export class ProjectsController {
 
   @Delete(':id')
   @HttpCode(204)
-  @ApiOperation({ operationId: 'deleteProject', summary: 'Delete a project and all its files' })
+  @ApiOperation({ operationId: 'deleteProject', summary: 'Delete a project and all its files, exports, generated folder and Git repository' })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors(400, 404)
   async remove(@WorkspaceId() workspaceId: string, @Param('id', ParseUuid()) id: string): Promise<void> {
