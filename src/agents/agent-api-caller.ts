@@ -16,7 +16,7 @@ import { redactWriteOnly } from './write-only.js';
 
 /** Why the run's AbortSignal fired. */
 type AbortReason = 'cancelled' | 'timeout' | 'interrupted';
-const ABORTED_BY: Record<AbortReason, string> = { cancelled: 'a cancel', timeout: "the run timeout (the agent's runTimeoutMs)", interrupted: 'the service shutting down' };
+const ABORTED_BY: Record<AbortReason, string> = { cancelled: 'a cancel', timeout: "the run timeout (the agent's runTimeoutMs)", interrupted: 'the run being interrupted (the service shutting down, or its heartbeats missed)' };
 
 const GUIDANCE =
   'You act on the Forgeline API through tools: each tool is one API operation, its input holds the path and query ' +

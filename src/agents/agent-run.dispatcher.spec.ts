@@ -25,7 +25,7 @@ function setup(withQueue: boolean) {
     activeRunIds: [],
     stopAll: async () => undefined,
   };
-  const recorder = { queuedIds: async () => ['r1', 'r2'], failStale: async () => [], heartbeat: async () => [] };
+  const recorder = { queuedIds: async () => ['r1', 'r2'], failStale: async () => [], heartbeat: async () => ({ cancel: [], gone: [] }) };
   const queue = new RecordingQueue();
   const config = loadConfig({ AGENT_RUN_CONCURRENCY: '3' }, '');
   const dispatcher = new AgentRunDispatcher(caller as never, recorder as never, {} as never, config, withQueue ? (queue as never) : undefined);

@@ -105,7 +105,10 @@ export class AgentRunDispatcher implements OnModuleInit, OnApplicationBootstrap,
 
   private async tick(): Promise<void> {
     try {
-      for (const id of await this.recorder.heartbeat(this.caller.activeRunIds)) void this.caller.stop(id, 'cancelled');
+      const { cancel, gone } = await this.recorder.heartbeat(this.caller.activeRunIds);
+      for (const id of cancel) void this.caller.stop(id, 'cancelled');
+      // Failed elsewhere (its heartbeats were missed) or deleted: it must not go on spending tokens here.
+      for (const id of gone) void this.caller.stop(id, 'interrupted');
       await this.sweep();
     } catch (error) {
       this.logger.warn(`agent run heartbeat failed: ${(error as Error).message}`);

@@ -46,14 +46,15 @@ export class AgentRunRecorder {
   }
 
   /**
-   * Adds one model request's usage and returns whether a cancel was asked for meanwhile
-   * (also when the run row is gone, e.g. its agent was deleted).
+   * Adds one model request's usage and returns whether the run must stop: a cancel was asked for
+   * meanwhile, or the run is no longer running (the sweep marked it interrupted, its agent was
+   * deleted).
    */
   async progress(runId: string, totals: RunTotals, request: ModelRequestUsage): Promise<{ cancelRequested: boolean }> {
     const rows = await this.update<{ cancel_requested_at: Date | null }>(
       `UPDATE agent_runs SET iterations = $2, input_tokens = $3, output_tokens = $4, cache_read_tokens = $5,
               cache_write_tokens = $6, model_requests = model_requests || $7::jsonb, heartbeat_at = now()
-        WHERE id = $1 RETURNING cancel_requested_at`,
+        WHERE id = $1 AND status = 'running' RETURNING cancel_requested_at`,
       [runId, totals.iterations, totals.inputTokens, totals.outputTokens, totals.cacheReadTokens, totals.cacheWriteTokens, JSON.stringify([withoutNul(request)])],
     );
     return { cancelRequested: rows.length === 0 || rows[0].cancel_requested_at !== null };
@@ -74,15 +75,19 @@ export class AgentRunRecorder {
     );
   }
 
-  /** Ids of these runs whose cancel was asked for; refreshes their heartbeat. */
-  async heartbeat(runIds: string[]): Promise<string[]> {
-    if (runIds.length === 0) return [];
+  /**
+   * Refreshes the heartbeat of these runs; returns those whose cancel was asked for, and those no
+   * longer running (marked interrupted by another process's sweep after missed heartbeats, or deleted).
+   */
+  async heartbeat(runIds: string[]): Promise<{ cancel: string[]; gone: string[] }> {
+    if (runIds.length === 0) return { cancel: [], gone: [] };
     const rows = await this.update<{ id: string; cancel: boolean }>(
       `UPDATE agent_runs SET heartbeat_at = now() WHERE id = ANY($1::uuid[]) AND status = 'running'
         RETURNING id, cancel_requested_at IS NOT NULL AS cancel`,
       [runIds],
     );
-    return rows.filter((row) => row.cancel).map((row) => row.id);
+    const running = new Set(rows.map((row) => row.id));
+    return { cancel: rows.filter((row) => row.cancel).map((row) => row.id), gone: runIds.filter((id) => !running.has(id)) };
   }
 
   /**

@@ -515,6 +515,24 @@ describe('agents: AgentAPICaller against a scripted Messages API', () => {
     await t.api.get(`/api/projects/${projectId}`).expect(200);
   });
 
+  it('stops a run here once another process has marked it interrupted (its heartbeats were missed): no more model requests', async () => {
+    const m = marker('failed-elsewhere');
+    const agent = await createAgent({ allowedOperations: ['getCurrentWorkspace'], maxIterations: 100 });
+    fake.script(m, [], callTools(toolUse('getCurrentWorkspace', {})));
+    const started = await t.api.post(`/api/agents/${agent.id}/runs`).send({ input: `${m} loop` }).expect(202);
+    const deadline = Date.now() + 10_000;
+    while (fake.requestsOf(m).length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    // What another process's sweep does to a run whose heartbeats stopped arriving.
+    await t.sql(`UPDATE agent_runs SET status = 'failed', stop_reason = 'interrupted', finished_at = now() WHERE id = $1`, [started.body.id]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = fake.requestsOf(m).length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(fake.requestsOf(m).length).toBe(after);
+    expect(after).toBeLessThan(100);
+    const [row] = await t.sql<{ status: string; stop_reason: string }>(`SELECT status, stop_reason FROM agent_runs WHERE id = $1`, [started.body.id]);
+    expect(row).toEqual({ status: 'failed', stop_reason: 'interrupted' });
+  });
+
   it('fails runs whose process stopped (stale heartbeat) and runs queued ones again at start-up', async () => {
     const m = marker('sweep');
     const agent = await createAgent({ allowedOperations: [] });
