@@ -106,7 +106,11 @@ export class ExportProcessor implements OnModuleInit {
       } finally {
         // Still under the project's lock, after the row says how the export went.
         await remember();
-        if (!ctx.signal.aborted) await this.exporter.maintain(row.projectId);
+        // A project deleted meanwhile had its repository removed (ProjectsService.onRemoved), which
+        // this export may have written again: the last writer removes it. (A delete that commits
+        // after this check runs its own removal after every write.)
+        const removed = await this.exporter.removeIfProjectGone(runner, row.projectId);
+        if (!removed && !ctx.signal.aborted) await this.exporter.maintain(row.projectId);
       }
     });
   }

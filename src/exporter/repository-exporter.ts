@@ -237,6 +237,14 @@ export class RepositoryExporter implements OnApplicationShutdown {
     }
   }
 
+  /** Removes the project's repository when the project no longer exists (under the export lock); says whether it did. */
+  async removeIfProjectGone(runner: QueryRunner, projectId: string): Promise<boolean> {
+    const rows: unknown[] = await runner.query(`SELECT 1 FROM generated_projects WHERE id = $1`, [projectId]);
+    if (rows.length > 0) return false;
+    await rm(this.git.pathOf(projectId), { recursive: true, force: true });
+    return true;
+  }
+
   /** Packs loose objects when git thinks it is time (after an export, still under the lock). */
   maintain(projectId: string): Promise<void> {
     return this.git.maintain(this.git.pathOf(projectId));
