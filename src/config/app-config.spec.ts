@@ -89,6 +89,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'verbose'],
     ['BOOTSTRAP_API_KEY', 'short'],
     ['SECRETS_KEY', 'not-a-key'],
+    ['AGENT_MAX_OUTPUT_TOKENS', '30000'],
   ])('refuses %s=%j with a message naming the variable', (name, value) => {
     const error = errorOf({ [name]: value });
     expect(error).toBeInstanceOf(ConfigError);

@@ -145,8 +145,12 @@ export class AppConfig {
   @IsInt() @Min(1_000)
   AGENT_LLM_REQUEST_TIMEOUT_MS: number = 300_000;
 
-  /** `max_tokens` of each model request: the most output tokens one reply may have. */
-  @IsInt() @Min(1) @Max(128_000)
+  /**
+   * `max_tokens` of each model request: the most output tokens one reply may have. Requests are
+   * not streamed, and the SDK refuses a non-streaming request whose reply could take over ten
+   * minutes: at most 21,333 tokens (its own estimate of 128,000 tokens an hour).
+   */
+  @IsInt() @Min(1) @Max(21_333, { message: 'AGENT_MAX_OUTPUT_TOKENS must be at most 21333: requests are not streamed, and the Anthropic SDK refuses a non-streaming request that could take over 10 minutes' })
   AGENT_MAX_OUTPUT_TOKENS: number = 8_192;
 
   /** Tool calls of one model reply that are executed; the ones beyond are answered as not executed (so a run makes at most maxIterations × this many). */
