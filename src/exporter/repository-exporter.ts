@@ -102,7 +102,7 @@ export class RepositoryExporter implements OnApplicationShutdown {
     projects: ProjectsService,
   ) {
     // A deleted project's repository goes too (its exports went with its row).
-    projects.onRemoved((projectId) => rm(this.git.pathOf(projectId), { recursive: true, force: true }));
+    projects.onRemoved((projectId) => this.removeRepository(projectId));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -241,8 +241,12 @@ export class RepositoryExporter implements OnApplicationShutdown {
   async removeIfProjectGone(runner: QueryRunner, projectId: string): Promise<boolean> {
     const rows: unknown[] = await runner.query(`SELECT 1 FROM generated_projects WHERE id = $1`, [projectId]);
     if (rows.length > 0) return false;
-    await rm(this.git.pathOf(projectId), { recursive: true, force: true });
+    await this.removeRepository(projectId);
     return true;
+  }
+
+  private removeRepository(projectId: string): Promise<void> {
+    return rm(this.git.pathOf(projectId), { recursive: true, force: true });
   }
 
   /** Packs loose objects when git thinks it is time (after an export, still under the lock). */
